@@ -1,0 +1,13 @@
+// Package appliers defines the contract between the reconciler and the
+// targets it deploys to. Each target (Terraform stacks, ECS services, Lambda
+// functions) is a subpackage that implements Applier: it owns the schema of
+// its manifest block, decodes and validates it, computes a Plan of desired
+// against live state, applies exactly that plan, and reports what it did.
+//
+// The lifecycle is explicit: Decode → Plan → Apply (which waits until the
+// target is healthy and may roll itself back). Appliers are wired into the
+// reconciler explicitly by cmd/driftless; there is no global registry.
+//
+// Errors returned by appliers are classified with Stalled and Transient so
+// that the reconciler decides retries from an error's type, never its text.
+package appliers

@@ -1,0 +1,10 @@
+// Package notify carries driftless events to the people and systems that
+// react to them.
+//
+// Every event is a CloudEvents 1.0 JSON envelope (Event) published to the
+// JetStream stream DRIFTLESS_EVENTS on the subject
+// driftless.<category>.<action>.<repo>.<app> (driftless.source.<action>.<repo>
+// for source events), with the Nats-Msg-Id header set to the event id so a
+// retried publish is stored once. The Slack notifier consumes that stream
+// through a durable consumer.
+package notify

@@ -1,0 +1,76 @@
+package reconciler
+
+import (
+	"time"
+
+	"github.com/driftless/driftless/appliers"
+)
+
+// Statuses an app can be in (DESIGN §4).
+const (
+	StatusSynced           = "synced"
+	StatusOutOfSync        = "out-of-sync"
+	StatusProgressing      = "progressing"
+	StatusFailed           = "failed"
+	StatusDrifted          = "drifted"
+	StatusPinned           = "pinned"
+	StatusSuspended        = "suspended"
+	StatusAwaitingApproval = "awaiting-approval"
+)
+
+// AppState is what driftless knows of one app. It is persisted in the
+// DRIFTLESS_STATE KV bucket and is the app object of the HTTP API.
+type AppState struct {
+	Repo            string    `json:"repo"`
+	App             string    `json:"app"`
+	Kind            string    `json:"kind"`
+	Status          string    `json:"status"`
+	DesiredRevision string    `json:"desired_revision"`
+	AppliedRevision string    `json:"applied_revision"`
+	PinnedRevision  string    `json:"pinned_revision"`
+	Suspended       bool      `json:"suspended"`
+	LastError       string    `json:"last_error"`
+	UpdatedAt       time.Time `json:"updated_at"`
+
+	// SpecHash is the hash of the spec last applied (manifest block with
+	// resolved references); a different hash means the app must be planned.
+	SpecHash string `json:"spec_hash,omitempty"`
+	// LastPlan is the newest plan made for the app.
+	LastPlan *PlanRecord `json:"last_plan,omitempty"`
+	// LastDeploy describes the newest deploy attempt.
+	LastDeploy *DeployRecord `json:"last_deploy,omitempty"`
+	// FailedRevision and FailedSpecHash are the inputs of the last failed
+	// attempt; Attempts counts consecutive failures for backoff.
+	FailedRevision string    `json:"failed_revision,omitempty"`
+	FailedSpecHash string    `json:"failed_spec_hash,omitempty"`
+	Attempts       int       `json:"attempts,omitempty"`
+	RetryAt        time.Time `json:"retry_at,omitempty"`
+	// InFlight is set while a deploy runs; found set at start-up, it marks
+	// a deploy interrupted by a crash.
+	InFlight *DeployRecord `json:"in_flight,omitempty"`
+}
+
+// PlanRecord is a plan as people and the API see it.
+type PlanRecord struct {
+	Revision string            `json:"revision"`
+	ID       string            `json:"id"`
+	Changed  bool              `json:"changed"`
+	Summary  string            `json:"summary"`
+	Changes  []appliers.Change `json:"changes,omitempty"`
+	At       time.Time         `json:"at"`
+}
+
+// DeployRecord is one deploy attempt.
+type DeployRecord struct {
+	ID         string            `json:"id"`
+	Revision   string            `json:"revision"`
+	Author     string            `json:"author,omitempty"`
+	PR         int               `json:"pr,omitempty"`
+	Reason     string            `json:"reason,omitempty"`
+	StartedAt  time.Time         `json:"started_at"`
+	FinishedAt time.Time         `json:"finished_at,omitempty"`
+	Outcome    string            `json:"outcome,omitempty"` // succeeded, failed, interrupted
+	Changes    []appliers.Change `json:"changes,omitempty"`
+	Error      string            `json:"error,omitempty"`
+	Replica    string            `json:"replica,omitempty"`
+}

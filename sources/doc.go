@@ -1,0 +1,13 @@
+// Package sources turns a watched Git repository into Revisions.
+//
+// A Repo keeps a bare clone under the controller's state directory. Poll
+// first lists the remote's refs (one round trip); only when the tracked
+// branch moved does it fetch. A Revision carries the commit's metadata (SHA,
+// author, time, message, the pull-request number parsed from merge and
+// squash messages) and a read-only view of the tree at that commit, as an
+// fs.FS rooted at the repository root that follows symbolic links inside the
+// repository and refuses ones that lead out (ErrOutsideRepo).
+//
+// LocalTree gives the same view of a directory on disk, for `driftless
+// validate`. VerifyGitHubSignature checks push webhooks.
+package sources

@@ -1,0 +1,34 @@
+package sources
+
+import (
+	"errors"
+	"io/fs"
+	"time"
+)
+
+// ErrOutsideRepo is returned (wrapped in *fs.PathError) when a path leads out
+// of the repository, for instance through a symbolic link.
+var ErrOutsideRepo = errors.New("path leads outside the repository")
+
+// Revision is one commit of a watched repository.
+type Revision struct {
+	Repo        string    `json:"repo"`
+	Branch      string    `json:"branch"`
+	SHA         string    `json:"sha"`
+	Author      string    `json:"author"`       // author name
+	AuthorEmail string    `json:"author_email"` // author e-mail
+	Time        time.Time `json:"time"`         // author time
+	Message     string    `json:"message"`      // full commit message
+	PR          int       `json:"pr,omitempty"` // pull request number, 0 when none
+	// Tree reads the repository at this commit. Paths are slash-separated
+	// and relative to the repository root.
+	Tree fs.FS `json:"-"`
+}
+
+// Short is the first 7 characters of the SHA.
+func (r *Revision) Short() string {
+	if len(r.SHA) > 7 {
+		return r.SHA[:7]
+	}
+	return r.SHA
+}
