@@ -8,9 +8,12 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-
-	"github.com/driftless/driftless/sources"
 )
+
+// ErrOutsideRepo is returned (wrapped in *fs.PathError) by a repository tree
+// when a path leads out of the repository, e.g. through a symbolic link.
+// sources.ErrOutsideRepo is the same value.
+var ErrOutsideRepo = errors.New("path leads outside the repository")
 
 // PathKind says what CheckPath expects to find.
 type PathKind int
@@ -47,7 +50,7 @@ func CheckPath(tree fs.FS, p string, kind PathKind, rng hcl.Range) (string, hcl.
 	}
 	fi, err := fs.Stat(tree, c)
 	switch {
-	case errors.Is(err, sources.ErrOutsideRepo):
+	case errors.Is(err, ErrOutsideRepo):
 		return "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid path", Detail: fmt.Sprintf("path %q leads outside the repository through a symbolic link", p), Subject: rng.Ptr()}}
 	case errors.Is(err, fs.ErrNotExist):
 		return "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Missing path", Detail: fmt.Sprintf("%q does not exist in the repository", p), Subject: rng.Ptr()}}

@@ -1,14 +1,15 @@
 package sources
 
 import (
-	"errors"
 	"io/fs"
 	"time"
+
+	"github.com/driftless/driftless/appliers"
 )
 
 // ErrOutsideRepo is returned (wrapped in *fs.PathError) when a path leads out
 // of the repository, for instance through a symbolic link.
-var ErrOutsideRepo = errors.New("path leads outside the repository")
+var ErrOutsideRepo = appliers.ErrOutsideRepo
 
 // Revision is one commit of a watched repository.
 type Revision struct {

@@ -1,0 +1,426 @@
+package manifest
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/gocty"
+
+	"github.com/driftless/driftless/appliers"
+)
+
+// NameRE is what an app name (a block label) must match.
+var NameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// App is one declared application: a manifest block and what the loader
+// learned of it. Spec is the applier's decoding at load time; for an app
+// that references other apps' outputs it was decoded with those outputs
+// unknown and must be decoded again with Decode before planning.
+type App struct {
+	Name     string
+	Kind     string
+	File     string
+	DefRange hcl.Range
+	// DependsOn lists the apps this one depends on (explicit depends_on
+	// and references), sorted.
+	DependsOn []string
+	// Refs lists the apps whose outputs this one references, sorted.
+	Refs []string
+
+	// Settings shared by every kind.
+	SelfHeal      bool
+	IgnoreDrift   []string
+	DriftInterval time.Duration
+
+	Spec appliers.Spec
+
+	body      hcl.Body    // the block body less the shared attributes
+	refRanges []hcl.Range // expressions that reference outputs
+}
+
+// Desired is the desired state of one revision.
+type Desired struct {
+	Repo  string
+	Dir   string // manifest directory, repo-relative ("." for the root)
+	Apps  map[string]*App
+	Order []string // dependency order: every app after the apps it depends on
+	Files []string // manifest files read, repo-relative
+}
+
+// Loader decodes manifests with a fixed set of appliers.
+type Loader struct {
+	kinds map[string]appliers.Applier
+	names []string
+}
+
+// New returns a loader for the given appliers, one per block type.
+func New(as ...appliers.Applier) *Loader {
+	l := &Loader{kinds: map[string]appliers.Applier{}}
+	for _, a := range as {
+		l.kinds[a.Kind()] = a
+		l.names = append(l.names, a.Kind())
+	}
+	sort.Strings(l.names)
+	return l
+}
+
+// Applier returns the applier owning kind.
+func (l *Loader) Applier(kind string) appliers.Applier { return l.kinds[kind] }
+
+// Kinds lists the block types the loader knows, sorted.
+func (l *Loader) Kinds() []string { return append([]string(nil), l.names...) }
+
+var commonSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "depends_on"}, {Name: "self_heal"}, {Name: "ignore_drift"}, {Name: "drift_interval"},
+}}
+
+// Load reads every *.hcl file under dir (repo-relative, "" or "." for the
+// root) of tree and decodes it. Any error rejects the revision: the
+// returned diagnostics then contain every problem found.
+func (l *Loader) Load(repo string, tree fs.FS, dir string) (*Desired, hcl.Diagnostics) {
+	dir = strings.Trim(path.Clean("/"+dir), "/")
+	if dir == "" {
+		dir = "."
+	}
+	d := &Desired{Repo: repo, Dir: dir, Apps: map[string]*App{}}
+	files, diags := l.readFiles(tree, dir)
+	var blocks []*hcl.Block
+	schema := &hcl.BodySchema{}
+	for _, k := range l.names {
+		schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: k, LabelNames: []string{"name"}})
+	}
+	for _, f := range files {
+		d.Files = append(d.Files, f.name)
+		content, cdiags := f.file.Body.Content(schema)
+		for _, cd := range cdiags {
+			if cd.Summary == "Unsupported block type" {
+				cd.Detail += fmt.Sprintf(" Known block types: %s.", strings.Join(l.names, ", "))
+			}
+		}
+		diags = append(diags, cdiags...)
+		blocks = append(blocks, content.Blocks...)
+	}
+	for _, b := range blocks {
+		name := b.Labels[0]
+		if !NameRE.MatchString(name) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid app name",
+				Detail: fmt.Sprintf("%q must match [a-z0-9][a-z0-9_-]*.", name), Subject: b.LabelRanges[0].Ptr()})
+			continue
+		}
+		if prev, ok := d.Apps[name]; ok {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate app name",
+				Detail:  fmt.Sprintf("An app named %q is already declared at %s (app names are unique within a repository).", name, posString(prev.DefRange)),
+				Subject: b.LabelRanges[0].Ptr()})
+			continue
+		}
+		d.Apps[name] = &App{Name: name, Kind: b.Type, File: b.DefRange.Filename, DefRange: b.DefRange}
+	}
+	byName := map[string]*hcl.Block{}
+	for _, b := range blocks {
+		if a, ok := d.Apps[b.Labels[0]]; ok && a.DefRange == b.DefRange {
+			byName[a.Name] = b
+		}
+	}
+	for _, name := range sortedKeys(d.Apps) {
+		diags = append(diags, l.prepare(d, d.Apps[name], byName[name])...)
+	}
+	if !diags.HasErrors() {
+		order, gdiags := topoOrder(d)
+		diags = append(diags, gdiags...)
+		d.Order = order
+	}
+	// Decode every block even when something else is wrong, so that one
+	// pass reports every problem.
+	ectx := l.evalContext(tree, d, nil)
+	for _, name := range sortedKeys(d.Apps) {
+		a := d.Apps[name]
+		if a.body == nil {
+			continue
+		}
+		spec, sdiags := l.kinds[a.Kind].Decode(appliers.DecodeContext{Repo: repo, App: name, Tree: tree, Eval: ectx, Block: a.DefRange}, a.body)
+		diags = append(diags, dropInRanges(sdiags, a.refRanges)...)
+		a.Spec = spec
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return d, diags
+}
+
+// Decode decodes app again with the outputs of the apps it references
+// known: outputs maps app name → output name → value (see OutputValues).
+// An output that is missing is an error at the referencing expression.
+func (l *Loader) Decode(repo string, tree fs.FS, d *Desired, app *App, outputs map[string]map[string]cty.Value) (appliers.Spec, hcl.Diagnostics) {
+	if len(app.Refs) == 0 && app.Spec != nil {
+		return app.Spec, nil
+	}
+	ectx := l.evalContext(tree, d, outputs)
+	return l.kinds[app.Kind].Decode(appliers.DecodeContext{Repo: repo, App: app.Name, Tree: tree, Eval: ectx, Block: app.DefRange}, app.body)
+}
+
+type parsedFile struct {
+	name string
+	file *hcl.File
+}
+
+func (l *Loader) readFiles(tree fs.FS, dir string) ([]parsedFile, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	var names []string
+	err := fs.WalkDir(tree, dir, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unreadable manifest path", Detail: fmt.Sprintf("%s: %v", p, err)})
+			if de != nil && de.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if de.IsDir() && p != dir && strings.HasPrefix(de.Name(), ".") {
+			return fs.SkipDir
+		}
+		if !de.IsDir() && strings.HasSuffix(p, ".hcl") {
+			names = append(names, p)
+		}
+		return nil
+	})
+	if err != nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unreadable manifest directory", Detail: fmt.Sprintf("%s: %v", dir, err)})
+	}
+	sort.Strings(names)
+	var files []parsedFile
+	for _, n := range names {
+		src, err := fs.ReadFile(tree, n)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unreadable manifest file", Detail: fmt.Sprintf("%s: %v", n, err)})
+			continue
+		}
+		f, pdiags := hclsyntax.ParseConfig(src, n, hcl.InitialPos)
+		diags = append(diags, pdiags...)
+		if f != nil && !pdiags.HasErrors() {
+			files = append(files, parsedFile{name: n, file: f})
+		}
+	}
+	if len(names) == 0 && !diags.HasErrors() {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "No manifests", Detail: fmt.Sprintf("No *.hcl files under %q.", dir)})
+	}
+	return files, diags
+}
+
+// prepare splits off the shared attributes, resolves depends_on and finds
+// the references to other apps' outputs.
+func (l *Loader) prepare(d *Desired, a *App, b *hcl.Block) hcl.Diagnostics {
+	content, remain, diags := b.Body.PartialContent(commonSchema)
+	a.body = remain
+	deps := map[string]bool{}
+	refs := map[string]bool{}
+	if attr, ok := content.Attributes["depends_on"]; ok {
+		exprs, ediags := hcl.ExprList(attr.Expr)
+		diags = append(diags, ediags...)
+		for _, e := range exprs {
+			name, rdiags := l.appRef(d, e)
+			diags = append(diags, rdiags...)
+			if name != "" {
+				deps[name] = true
+			}
+		}
+	}
+	if attr, ok := content.Attributes["self_heal"]; ok {
+		diags = append(diags, decodeAttr(attr, &a.SelfHeal)...)
+	}
+	if attr, ok := content.Attributes["ignore_drift"]; ok {
+		diags = append(diags, decodeAttr(attr, &a.IgnoreDrift)...)
+	}
+	if attr, ok := content.Attributes["drift_interval"]; ok {
+		var s string
+		if ds := decodeAttr(attr, &s); ds.HasErrors() {
+			diags = append(diags, ds...)
+		} else if iv, err := time.ParseDuration(s); err != nil || iv < 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid duration",
+				Detail: fmt.Sprintf("%q is not a duration like \"15m\" or \"1h\".", s), Subject: attr.Expr.Range().Ptr()})
+		} else {
+			a.DriftInterval = iv
+		}
+	}
+	if sb, ok := b.Body.(*hclsyntax.Body); ok {
+		diags = append(diags, l.walkRefs(d, a, sb, true, refs)...)
+	}
+	for r := range refs {
+		deps[r] = true
+	}
+	delete(deps, a.Name)
+	a.DependsOn = sortedKeys(deps)
+	a.Refs = sortedKeys(refs)
+	return diags
+}
+
+// appRef resolves a depends_on element like stack.network to an app name.
+func (l *Loader) appRef(d *Desired, e hcl.Expression) (string, hcl.Diagnostics) {
+	trav, diags := hcl.AbsTraversalForExpr(e)
+	if diags.HasErrors() {
+		return "", diags
+	}
+	bad := func(detail string) (string, hcl.Diagnostics) {
+		return "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid dependency", Detail: detail, Subject: e.Range().Ptr()}}
+	}
+	if len(trav) != 2 {
+		return bad("A dependency is written KIND.NAME, e.g. stack.network.")
+	}
+	kind := trav.RootName()
+	step, ok := trav[1].(hcl.TraverseAttr)
+	if !ok {
+		return bad("A dependency is written KIND.NAME, e.g. stack.network.")
+	}
+	if _, known := l.kinds[kind]; !known {
+		return bad(fmt.Sprintf("%q is not a block type (known: %s).", kind, strings.Join(l.names, ", ")))
+	}
+	target, ok := d.Apps[step.Name]
+	if !ok || target.Kind != kind {
+		return bad(fmt.Sprintf("No %s named %q is declared in this repository.", kind, step.Name))
+	}
+	return step.Name, nil
+}
+
+// walkRefs visits every expression of body (skipping the shared attributes
+// at the top level) and records references to other apps' outputs.
+func (l *Loader) walkRefs(d *Desired, a *App, body *hclsyntax.Body, top bool, refs map[string]bool) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for name, attr := range body.Attributes {
+		if top && (name == "depends_on" || name == "self_heal" || name == "ignore_drift" || name == "drift_interval") {
+			continue
+		}
+		found := false
+		for _, trav := range attr.Expr.Variables() {
+			kind := trav.RootName()
+			ap, isKind := l.kinds[kind]
+			if !isKind {
+				continue
+			}
+			found = true
+			if _, ok := ap.(appliers.Outputter); !ok {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid reference",
+					Detail: fmt.Sprintf("%s apps have no outputs to reference.", kind), Subject: trav.SourceRange().Ptr()})
+				continue
+			}
+			if len(trav) < 3 {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid reference",
+					Detail: fmt.Sprintf("Write %s.NAME.outputs.KEY to use an output.", kind), Subject: trav.SourceRange().Ptr()})
+				continue
+			}
+			step, ok1 := trav[1].(hcl.TraverseAttr)
+			out, ok2 := trav[2].(hcl.TraverseAttr)
+			if !ok1 || !ok2 || out.Name != "outputs" {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid reference",
+					Detail: fmt.Sprintf("Write %s.NAME.outputs.KEY to use an output.", kind), Subject: trav.SourceRange().Ptr()})
+				continue
+			}
+			target, ok := d.Apps[step.Name]
+			if !ok || target.Kind != kind {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Reference to undeclared app",
+					Detail: fmt.Sprintf("No %s named %q is declared in this repository.", kind, step.Name), Subject: trav.SourceRange().Ptr()})
+				continue
+			}
+			if step.Name == a.Name {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Self reference",
+					Detail: fmt.Sprintf("%s %q cannot use its own outputs.", kind, a.Name), Subject: trav.SourceRange().Ptr()})
+				continue
+			}
+			refs[step.Name] = true
+		}
+		if found {
+			a.refRanges = append(a.refRanges, attr.Expr.Range())
+		}
+	}
+	for _, blk := range body.Blocks {
+		diags = append(diags, l.walkRefs(d, a, blk.Body, false, refs)...)
+	}
+	return diags
+}
+
+// evalContext builds the variables for references: KIND.NAME.outputs for
+// every declared app of a kind with outputs. Outputs not given are unknown.
+func (l *Loader) evalContext(tree fs.FS, d *Desired, outputs map[string]map[string]cty.Value) *hcl.EvalContext {
+	vars := map[string]cty.Value{}
+	perKind := map[string]map[string]cty.Value{}
+	for name, a := range d.Apps {
+		if _, ok := l.kinds[a.Kind].(appliers.Outputter); !ok {
+			continue
+		}
+		if perKind[a.Kind] == nil {
+			perKind[a.Kind] = map[string]cty.Value{}
+		}
+		outs := cty.DynamicVal
+		if o, ok := outputs[name]; ok {
+			outs = cty.ObjectVal(o)
+			if len(o) == 0 {
+				outs = cty.EmptyObjectVal
+			}
+		}
+		perKind[a.Kind][name] = cty.ObjectVal(map[string]cty.Value{"outputs": outs})
+	}
+	for k, apps := range perKind {
+		vars[k] = cty.ObjectVal(apps)
+	}
+	return &hcl.EvalContext{Variables: vars, Functions: Functions(tree)}
+}
+
+func decodeAttr(attr *hcl.Attribute, target any) hcl.Diagnostics {
+	v, diags := attr.Expr.Value(nil)
+	if diags.HasErrors() {
+		return diags
+	}
+	ty, err := gocty.ImpliedType(target)
+	if err == nil {
+		if cv, cerr := convertValue(v, ty); cerr == nil {
+			if err = gocty.FromCtyValue(cv, target); err == nil {
+				return nil
+			}
+		} else {
+			err = cerr
+		}
+	}
+	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid value for " + attr.Name, Detail: err.Error(), Subject: attr.Expr.Range().Ptr()}}
+}
+
+// dropInRanges removes diagnostics whose subject lies inside one of
+// ranges: at load time, expressions that reference outputs are unknown.
+func dropInRanges(diags hcl.Diagnostics, ranges []hcl.Range) hcl.Diagnostics {
+	if len(ranges) == 0 {
+		return diags
+	}
+	var out hcl.Diagnostics
+	for _, dg := range diags {
+		keep := true
+		if dg.Subject != nil {
+			for _, r := range ranges {
+				if r.Filename == dg.Subject.Filename && r.ContainsOffset(dg.Subject.Start.Byte) {
+					keep = false
+					break
+				}
+			}
+		}
+		if keep {
+			out = append(out, dg)
+		}
+	}
+	return out
+}
+
+func posString(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
