@@ -1,0 +1,141 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/driftless/driftless/notify"
+)
+
+// ReasonApproved marks a deploy of a plan a person approved.
+const ReasonApproved = "approved"
+
+// Action is a request from the API or CLI.
+type Action struct {
+	Repo, App string
+	Action    string // reconcile, rollback, unpin, approve, suspend, resume
+	To        string // rollback: revision
+	Previous  bool   // rollback: the revision applied before the current one
+	Revert    bool   // rollback: push a revert commit instead of pinning
+	Caller    string // who asked
+}
+
+// Apps returns every app's state, sorted by repo and app.
+func (c *Controller) Apps(ctx context.Context) ([]AppState, error) {
+	states, err := c.opt.Store.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing apps: %w", err)
+	}
+	sortStates(states)
+	return states, nil
+}
+
+// App returns one app's state (ErrNotFound when unknown).
+func (c *Controller) App(ctx context.Context, repo, app string) (AppState, error) {
+	st, err := c.opt.Store.Get(ctx, repo, app)
+	if errors.Is(err, ErrNotFound) {
+		return AppState{}, fmt.Errorf("%w: app %s/%s", ErrNotFound, repo, app)
+	}
+	return st, err
+}
+
+// History returns an app's deploys and rollbacks, newest first.
+func (c *Controller) History(ctx context.Context, repo, app string) ([]DeployRecord, error) {
+	if _, err := c.App(ctx, repo, app); err != nil {
+		return nil, err
+	}
+	return c.opt.Store.History(ctx, repo, app)
+}
+
+// Act carries out an action on one app and returns its state. Actions that
+// deploy are queued for the repo's loop, which is triggered at once.
+func (c *Controller) Act(ctx context.Context, a Action) (AppState, error) {
+	rs, ok := c.repos[a.Repo]
+	if !ok {
+		return AppState{}, fmt.Errorf("%w: repo %q", ErrNotFound, a.Repo)
+	}
+	st, err := c.App(ctx, a.Repo, a.App)
+	if err != nil {
+		return AppState{}, err
+	}
+	log := c.log.With("repo", a.Repo, "app", a.App, "action", a.Action, "caller", a.Caller)
+	switch a.Action {
+	case "reconcile":
+		rs.force(a.App, ReasonManual)
+	case "suspend", "resume":
+		st, err = c.opt.Store.Update(ctx, a.Repo, a.App, func(s *AppState) error {
+			s.Suspended = a.Action == "suspend"
+			if s.Suspended {
+				s.Status = StatusSuspended
+			} else if s.Status == StatusSuspended {
+				s.Status = StatusOutOfSync
+			}
+			s.UpdatedAt = c.opt.Now().UTC()
+			return nil
+		})
+		if err != nil {
+			return AppState{}, err
+		}
+		c.setStatus(st.Repo, st.App, st.Status)
+		if a.Action == "resume" {
+			rs.force(a.App, ReasonManual)
+		}
+	case "approve":
+		if err := c.checkApproval(st); err != nil {
+			return st, err
+		}
+		rs.force(a.App, ReasonApproved)
+	case "rollback", "unpin":
+		return st, fmt.Errorf("%w: %s is not supported by this version of driftless", ErrBadRequest, a.Action)
+	default:
+		return st, fmt.Errorf("%w: unknown action %q", ErrBadRequest, a.Action)
+	}
+	log.Info("action accepted")
+	c.Trigger(a.Repo)
+	return st, nil
+}
+
+// checkApproval refuses an approval unless a plan awaits it.
+func (c *Controller) checkApproval(st AppState) error {
+	c.mu.Lock()
+	p, ok := c.pending[st.Repo+"/"+st.App]
+	c.mu.Unlock()
+	if st.Status != StatusAwaitingApproval || !ok {
+		return fmt.Errorf("%w: %s/%s has no plan awaiting approval (status %s)", ErrConflict, st.Repo, st.App, st.Status)
+	}
+	if st.LastPlan == nil || p.plan.ID != st.LastPlan.ID || p.rev.SHA != st.DesiredRevision {
+		return fmt.Errorf("%w: the pending plan of %s/%s is no longer the plan for the current revision; a new plan will await approval", ErrConflict, st.Repo, st.App)
+	}
+	return nil
+}
+
+// recoverInterrupted finds deploys that were in flight when this replica
+// (or a single-replica controller) stopped, records them as interrupted and
+// lets the loop plan the app again.
+func (c *Controller) recoverInterrupted(ctx context.Context) {
+	states, err := c.opt.Store.List(ctx)
+	if err != nil {
+		c.log.Error("reading app state at start-up", "error", err)
+		return
+	}
+	sort.Slice(states, func(i, j int) bool { return states[i].Repo+"/"+states[i].App < states[j].Repo+"/"+states[j].App })
+	for _, st := range states {
+		c.setStatus(st.Repo, st.App, st.Status)
+		if st.InFlight == nil || (st.InFlight.Replica != "" && st.InFlight.Replica != c.opt.Instance) {
+			continue
+		}
+		dep := *st.InFlight
+		dep.FinishedAt, dep.Outcome = c.opt.Now().UTC(), "interrupted"
+		dep.Error = "interrupted: the controller stopped during the deploy; the app will be planned again"
+		c.log.Warn("deploy was interrupted by a restart", "repo", st.Repo, "app", st.App, "deploy_id", dep.ID, "revision", dep.Revision)
+		c.save(ctx, st, func(s *AppState) {
+			s.InFlight, s.LastDeploy, s.Status, s.LastError = nil, &dep, StatusOutOfSync, dep.Error
+		})
+		c.history(ctx, st.Repo, st.App, dep)
+		c.opt.Events.Emit(ctx, notify.CatDeploy, notify.ActFailed, notify.Data{Repo: st.Repo, App: st.App, Kind: st.Kind,
+			Revision: dep.Revision, PreviousRevision: st.AppliedRevision, Author: dep.Author, PR: dep.PR,
+			DeployID: dep.ID, Error: dep.Error, Reason: dep.Reason})
+	}
+}

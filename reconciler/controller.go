@@ -1,0 +1,235 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/driftless/driftless/appliers"
+	"github.com/driftless/driftless/internal/metrics"
+	"github.com/driftless/driftless/notify"
+	"github.com/driftless/driftless/reconciler/manifest"
+	"github.com/driftless/driftless/sources"
+)
+
+// Source is what the controller needs of a watched repository.
+type Source interface {
+	Poll(ctx context.Context) (*sources.Revision, bool, error)
+	Revision(ctx context.Context, rev string) (*sources.Revision, error)
+	ChangedPaths(ctx context.Context, from, to string) ([]string, error)
+}
+
+// Emitter publishes events; it must not lose them (see notify.Publisher).
+type Emitter interface {
+	Emit(ctx context.Context, category, action string, d notify.Data) notify.Event
+}
+
+// Repo is one watched repository.
+type Repo struct {
+	Name          string
+	URL           string // for links in events; never carries credentials
+	Path          string // manifest directory, repo-relative
+	Interval      time.Duration
+	DriftInterval time.Duration
+	Source        Source
+}
+
+// Options configure a Controller.
+type Options struct {
+	Instance    string
+	Loader      *manifest.Loader
+	Store       Store
+	Events      Emitter
+	Metrics     *metrics.Metrics // may be nil
+	MaxParallel int              // apps reconciled at once per repo (default 4)
+	Log         *slog.Logger
+	// Connected reports whether the backing store is reachable (readiness).
+	Connected func() bool
+	// Scrub removes secret values from text that leaves the process
+	// (errors in state and events). nil: identity.
+	Scrub func(string) string
+	// Now and Jitter are injected by tests; defaults: time.Now and ±10 %.
+	Now    func() time.Time
+	Jitter func(time.Duration) time.Duration
+}
+
+// Controller reconciles every configured repository.
+type Controller struct {
+	opt   Options
+	log   *slog.Logger
+	repos map[string]*repoState
+	names []string
+
+	mu      sync.Mutex
+	outputs map[string]map[string]appliers.Output // repo/app → outputs of its last apply
+	status  map[string]string                     // repo/app → status, for the apps gauge
+	pending map[string]*pendingPlan               // repo/app → plan awaiting approval
+}
+
+// New returns a controller for repos. Run starts it.
+func New(opt Options, repos []Repo) (*Controller, error) {
+	if opt.Loader == nil || opt.Store == nil || opt.Events == nil {
+		return nil, errors.New("reconciler: Loader, Store and Events are required")
+	}
+	if opt.MaxParallel <= 0 {
+		opt.MaxParallel = 4
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Jitter == nil {
+		opt.Jitter = func(d time.Duration) time.Duration {
+			return d + time.Duration((rand.Float64()*0.2-0.1)*float64(d))
+		}
+	}
+	if opt.Scrub == nil {
+		opt.Scrub = func(s string) string { return s }
+	}
+	if opt.Connected == nil {
+		opt.Connected = func() bool { return true }
+	}
+	c := &Controller{opt: opt, log: opt.Log, repos: map[string]*repoState{},
+		outputs: map[string]map[string]appliers.Output{}, status: map[string]string{}, pending: map[string]*pendingPlan{}}
+	for _, r := range repos {
+		if _, dup := c.repos[r.Name]; dup {
+			return nil, fmt.Errorf("reconciler: repo %q configured twice", r.Name)
+		}
+		if r.Interval <= 0 {
+			r.Interval = time.Minute
+		}
+		c.repos[r.Name] = &repoState{cfg: r, trigger: make(chan struct{}, 1), forced: map[string]string{}}
+		c.names = append(c.names, r.Name)
+	}
+	return c, nil
+}
+
+// Run recovers deploys interrupted by a previous crash, then runs one loop
+// per repository until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	c.recoverInterrupted(ctx)
+	var wg sync.WaitGroup
+	for _, name := range c.names {
+		rs := c.repos[name]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.loop(ctx, rs)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// Trigger asks the loop of repo to poll now. It never blocks.
+func (c *Controller) Trigger(repo string) bool {
+	rs, ok := c.repos[repo]
+	if !ok {
+		return false
+	}
+	select {
+	case rs.trigger <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// SyncOnce polls repo and reconciles its apps once, synchronously: for
+// tests, benchmarks and one-shot commands.
+func (c *Controller) SyncOnce(ctx context.Context, repo string) error {
+	rs, ok := c.repos[repo]
+	if !ok {
+		return fmt.Errorf("%w: repo %q", ErrNotFound, repo)
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return c.sync(ctx, rs)
+}
+
+// Ready reports whether the store is reachable and every repo was polled once.
+func (c *Controller) Ready() (bool, string) {
+	if !c.opt.Connected() {
+		return false, "NATS is not connected"
+	}
+	for _, name := range c.names {
+		if !c.repos[name].polled.Load() {
+			return false, fmt.Sprintf("repo %q has not been polled yet", name)
+		}
+	}
+	return true, ""
+}
+
+func (c *Controller) loop(ctx context.Context, rs *repoState) {
+	failures := 0
+	for {
+		rs.mu.Lock()
+		err := c.sync(ctx, rs)
+		rs.mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		wait := c.opt.Jitter(rs.cfg.Interval)
+		if err != nil {
+			failures++
+			wait = backoff(rs.cfg.Interval, failures, 16*rs.cfg.Interval)
+		} else {
+			failures = 0
+		}
+		if next := rs.nextRetry(); !next.IsZero() {
+			if d := next.Sub(c.opt.Now()); d < wait {
+				wait = max(d, time.Second)
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-rs.trigger:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// backoff doubles base per failure up to limit.
+func backoff(base time.Duration, failures int, limit time.Duration) time.Duration {
+	d := base
+	for i := 1; i < failures && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}
+
+func (c *Controller) metrics() *metrics.Metrics { return c.opt.Metrics }
+
+func (c *Controller) setStatus(repo, app, status string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := repo + "/" + app
+	if status == "" {
+		delete(c.status, key)
+	} else {
+		c.status[key] = status
+	}
+	m := c.metrics()
+	if m == nil {
+		return
+	}
+	counts := map[string]float64{}
+	for _, s := range []string{StatusSynced, StatusOutOfSync, StatusProgressing, StatusFailed, StatusDrifted, StatusPinned, StatusSuspended, StatusAwaitingApproval} {
+		counts[s] = 0
+	}
+	for _, s := range c.status {
+		counts[s]++
+	}
+	for s, n := range counts {
+		m.AppsByStatus.WithLabelValues(s).Set(n)
+	}
+}

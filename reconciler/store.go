@@ -1,0 +1,135 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+)
+
+// Errors the controller's API methods wrap.
+var (
+	ErrNotFound   = errors.New("not found")
+	ErrConflict   = errors.New("conflict")
+	ErrBadRequest = errors.New("bad request")
+)
+
+// Store keeps app state and deploy history.
+type Store interface {
+	// Get returns the state of one app, or an error wrapping ErrNotFound.
+	Get(ctx context.Context, repo, app string) (AppState, error)
+	// Update reads the app's state (a zero AppState with Repo and App set
+	// when there is none), applies fn and writes the result, retrying fn
+	// when another writer got there first.
+	Update(ctx context.Context, repo, app string, fn func(*AppState) error) (AppState, error)
+	// List returns every app's state.
+	List(ctx context.Context) ([]AppState, error)
+	// Delete forgets an app.
+	Delete(ctx context.Context, repo, app string) error
+	// AppendHistory records a deploy or rollback, newest last.
+	AppendHistory(ctx context.Context, repo, app string, rec DeployRecord) error
+	// History returns an app's records, newest first.
+	History(ctx context.Context, repo, app string) ([]DeployRecord, error)
+}
+
+// MemStore is an in-memory Store for tests and `driftless plan`.
+type MemStore struct {
+	mu      sync.Mutex
+	states  map[string]AppState
+	history map[string][]DeployRecord
+}
+
+// NewMemStore returns an empty MemStore.
+func NewMemStore() *MemStore {
+	return &MemStore{states: map[string]AppState{}, history: map[string][]DeployRecord{}}
+}
+
+func memKey(repo, app string) string { return repo + "/" + app }
+
+func (m *MemStore) Get(_ context.Context, repo, app string) (AppState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, ok := m.states[memKey(repo, app)]
+	if !ok {
+		return AppState{}, ErrNotFound
+	}
+	return cloneState(st), nil
+}
+
+func (m *MemStore) Update(_ context.Context, repo, app string, fn func(*AppState) error) (AppState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, ok := m.states[memKey(repo, app)]
+	if !ok {
+		st = AppState{Repo: repo, App: app}
+	}
+	st = cloneState(st)
+	if err := fn(&st); err != nil {
+		return AppState{}, err
+	}
+	m.states[memKey(repo, app)] = cloneState(st)
+	return st, nil
+}
+
+func (m *MemStore) List(context.Context) ([]AppState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]AppState, 0, len(m.states))
+	for _, st := range m.states {
+		out = append(out, cloneState(st))
+	}
+	sortStates(out)
+	return out, nil
+}
+
+func (m *MemStore) Delete(_ context.Context, repo, app string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.states, memKey(repo, app))
+	return nil
+}
+
+func (m *MemStore) AppendHistory(_ context.Context, repo, app string, rec DeployRecord) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := memKey(repo, app)
+	m.history[k] = append(m.history[k], rec)
+	return nil
+}
+
+func (m *MemStore) History(_ context.Context, repo, app string) ([]DeployRecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h := m.history[memKey(repo, app)]
+	out := make([]DeployRecord, len(h))
+	for i := range h {
+		out[len(h)-1-i] = h[i]
+	}
+	return out, nil
+}
+
+func sortStates(s []AppState) {
+	sort.Slice(s, func(i, j int) bool {
+		if s[i].Repo != s[j].Repo {
+			return s[i].Repo < s[j].Repo
+		}
+		return s[i].App < s[j].App
+	})
+}
+
+// cloneState copies the pointer fields so that callers never share them.
+func cloneState(s AppState) AppState {
+	if s.LastPlan != nil {
+		p := *s.LastPlan
+		s.LastPlan = &p
+	}
+	if s.LastDeploy != nil {
+		d := *s.LastDeploy
+		s.LastDeploy = &d
+	}
+	if s.InFlight != nil {
+		d := *s.InFlight
+		s.InFlight = &d
+	}
+	return s
+}
