@@ -93,7 +93,16 @@ func (m *MemStore) AppendHistory(_ context.Context, repo, app string, rec Deploy
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := memKey(repo, app)
+	for i := range m.history[k] {
+		if rec.ID != "" && m.history[k][i].ID == rec.ID {
+			m.history[k][i] = rec
+			return nil
+		}
+	}
 	m.history[k] = append(m.history[k], rec)
+	if len(m.history[k]) > HistoryLimit {
+		m.history[k] = m.history[k][len(m.history[k])-HistoryLimit:]
+	}
 	return nil
 }
 

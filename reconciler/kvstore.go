@@ -1,0 +1,135 @@
+package reconciler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/driftless/driftless/internal/kv"
+)
+
+// Bucket names in JetStream.
+const (
+	StateBucket   = "DRIFTLESS_STATE"
+	HistoryBucket = "DRIFTLESS_HISTORY"
+)
+
+// HistoryLimit is how many records are kept per app.
+const HistoryLimit = 200
+
+// KVStore is the Store kept in JetStream KV buckets: one key per app for
+// its state, one per app for its history (newest HistoryLimit records).
+type KVStore struct {
+	state   *kv.Bucket
+	history *kv.Bucket
+}
+
+// OpenKVStore creates or opens the buckets with the given replication.
+func OpenKVStore(ctx context.Context, js jetstream.JetStream, replicas int) (*KVStore, error) {
+	st, err := kv.Open(ctx, js, StateBucket, kv.Options{Replicas: replicas, History: 5})
+	if err != nil {
+		return nil, fmt.Errorf("opening app state: %w", err)
+	}
+	h, err := kv.Open(ctx, js, HistoryBucket, kv.Options{Replicas: replicas})
+	if err != nil {
+		return nil, fmt.Errorf("opening deploy history: %w", err)
+	}
+	return &KVStore{state: st, history: h}, nil
+}
+
+func (s *KVStore) Get(ctx context.Context, repo, app string) (AppState, error) {
+	var st AppState
+	if _, err := s.state.Get(ctx, kv.Key(repo, app), &st); err != nil {
+		if errors.Is(err, kv.ErrNotFound) {
+			return AppState{}, fmt.Errorf("%w: %s/%s", ErrNotFound, repo, app)
+		}
+		return AppState{}, err
+	}
+	return st, nil
+}
+
+func (s *KVStore) Update(ctx context.Context, repo, app string, fn func(*AppState) error) (AppState, error) {
+	var out AppState
+	_, err := s.state.Modify(ctx, kv.Key(repo, app), func(cur []byte, exists bool) (any, error) {
+		st := AppState{Repo: repo, App: app}
+		if exists {
+			if err := json.Unmarshal(cur, &st); err != nil {
+				return nil, fmt.Errorf("decoding state of %s/%s: %w", repo, app, err)
+			}
+		}
+		if err := fn(&st); err != nil {
+			return nil, err
+		}
+		out = st
+		return st, nil
+	})
+	if err != nil {
+		return AppState{}, err
+	}
+	return out, nil
+}
+
+func (s *KVStore) List(ctx context.Context) ([]AppState, error) {
+	keys, err := s.state.Keys(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AppState, 0, len(keys))
+	for _, k := range keys {
+		var st AppState
+		if _, err := s.state.Get(ctx, k, &st); err != nil {
+			if errors.Is(err, kv.ErrNotFound) {
+				continue // deleted meanwhile
+			}
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	sortStates(out)
+	return out, nil
+}
+
+func (s *KVStore) Delete(ctx context.Context, repo, app string) error {
+	return s.state.Delete(ctx, kv.Key(repo, app))
+}
+
+func (s *KVStore) AppendHistory(ctx context.Context, repo, app string, rec DeployRecord) error {
+	_, err := s.history.Modify(ctx, kv.Key(repo, app), func(cur []byte, exists bool) (any, error) {
+		var recs []DeployRecord
+		if exists {
+			if err := json.Unmarshal(cur, &recs); err != nil {
+				return nil, fmt.Errorf("decoding history of %s/%s: %w", repo, app, err)
+			}
+		}
+		for i := range recs {
+			if recs[i].ID == rec.ID && rec.ID != "" {
+				recs[i] = rec // the same deploy recorded again: keep one
+				return recs, nil
+			}
+		}
+		recs = append(recs, rec)
+		if len(recs) > HistoryLimit {
+			recs = recs[len(recs)-HistoryLimit:]
+		}
+		return recs, nil
+	})
+	return err
+}
+
+func (s *KVStore) History(ctx context.Context, repo, app string) ([]DeployRecord, error) {
+	var recs []DeployRecord
+	if _, err := s.history.Get(ctx, kv.Key(repo, app), &recs); err != nil {
+		if errors.Is(err, kv.ErrNotFound) {
+			return []DeployRecord{}, nil
+		}
+		return nil, err
+	}
+	out := make([]DeployRecord, len(recs))
+	for i := range recs {
+		out[len(recs)-1-i] = recs[i]
+	}
+	return out, nil
+}
