@@ -1,0 +1,39 @@
+// Package api is driftless's HTTP server (DESIGN §6): the JSON API the CLI
+// talks to, the GitHub push webhook, Prometheus metrics, health probes and
+// the status page.
+//
+// Routes:
+//
+//	GET  /healthz                                 200 "ok" while the process serves
+//	GET  /readyz                                  200 "ok", or 503 with the reason
+//	GET  /metrics                                 Prometheus exposition of the registry
+//	GET  /                                        status page (HTML; a placeholder)
+//	GET  /api/v1/apps                             list of app objects
+//	GET  /api/v1/apps/{repo}/{app}                one app object
+//	GET  /api/v1/apps/{repo}/{app}/history        deploy records, as the controller orders them
+//	POST /api/v1/apps/{repo}/{app}/{action}       reconcile, rollback, unpin, approve, suspend, resume
+//	POST /hooks/github                            GitHub push webhook
+//
+// Read-only endpoints are open: bind listen to a trusted interface or put a
+// proxy in front when the app list is sensitive. Mutating endpoints need
+// "Authorization: Bearer <api_token>" (compared in constant time); a missing
+// or wrong token gets 401 and nothing is done. With no api_token configured
+// every mutating call is refused with 403.
+//
+// An action's JSON body is optional and at most 64 KiB (413 beyond):
+// {"to": "REV"} or {"previous": true} (rollback requires exactly one of
+// them), "revert" (rollback only, passed through), and "caller" (who asked;
+// "api" when absent). Unknown fields are a 400.
+//
+// Errors are JSON {"error": "..."}; a Controller error wrapping ErrNotFound,
+// ErrConflict or ErrBadRequest becomes 404, 409 or 400, anything else 500.
+//
+// The webhook reads at most 1 MiB. A ping is answered 200. A push is matched
+// to a watched repo by repository.clone_url/ssh_url/html_url and ref; then
+// X-Hub-Signature-256 is verified with that repo's webhook_secret (401 if
+// missing or wrong, 403 when the repo has no secret) and the repo is polled
+// at once (202). Pushes for other repos or branches get 202 "ignored".
+//
+// Each request is logged at debug level (method, path, status, duration);
+// headers, and so the API token, are never logged.
+package api
