@@ -1,0 +1,423 @@
+package lambda
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/driftless/driftless/appliers"
+)
+
+// liveState is what Plan read of the function; it is part of the plan ID.
+type liveState struct {
+	Exists       bool               `json:"exists"`
+	FunctionArn  string             `json:"function_arn,omitempty"`
+	CodeSha256   string             `json:"code_sha256,omitempty"`
+	ImageURI     string             `json:"image_uri,omitempty"`
+	RevisionID   string             `json:"revision_id,omitempty"`
+	Config       string             `json:"config,omitempty"` // hash of the compared configuration
+	SourceTag    string             `json:"source_tag,omitempty"`
+	SHATag       string             `json:"sha_tag,omitempty"`
+	AliasExists  bool               `json:"alias_exists"`
+	AliasVersion string             `json:"alias_version,omitempty"`
+	AliasWeights map[string]float64 `json:"alias_weights,omitempty"`
+}
+
+// artifact is the applier-private part of a Plan: what Apply carries out.
+type artifact struct {
+	spec    *Spec
+	zip     []byte // zip_dir archive
+	codeSHA string // base64 SHA-256 of zip, for zip_dir
+	live    liveState
+	create  bool // the function does not exist
+	code    bool // update code (or architectures)
+	config  bool // update configuration
+	alias   bool // move (or create) the alias
+}
+
+// desiredCode is the zip when the code comes from zip_dir.
+type desiredCode struct {
+	zip []byte
+	sha string
+}
+
+// Plan compares the function, its code and its alias with the spec.
+func (a *Applier) Plan(ctx context.Context, req appliers.Request) (*appliers.Plan, error) {
+	plan, _, err := a.plan(ctx, req)
+	return plan, err
+}
+
+func specOf(req appliers.Request) (*Spec, error) {
+	s, ok := req.Spec.(*Spec)
+	if !ok || s == nil {
+		return nil, appliers.Stalled(fmt.Errorf("lambda_function %s: spec is %T, not *lambda.Spec", req.App, req.Spec))
+	}
+	if len(s.Unknown) > 0 {
+		return nil, appliers.Stalled(fmt.Errorf("lambda_function %s: %s not known yet (an output it references has no value)", req.App, strings.Join(s.Unknown, ", ")))
+	}
+	return s, nil
+}
+
+func (a *Applier) plan(ctx context.Context, req appliers.Request) (*appliers.Plan, *artifact, error) {
+	s, err := specOf(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	art := &artifact{spec: s}
+	if s.CodeSource() == SourceZip {
+		if req.Tree == nil {
+			return nil, nil, appliers.Stalled(fmt.Errorf("lambda_function %s: no repository tree to zip %s from", req.App, s.ZipDir))
+		}
+		art.zip, art.codeSHA, err = ZipDir(req.Tree, s.ZipDir)
+		if err != nil {
+			return nil, nil, appliers.Stalled(fmt.Errorf("lambda_function %s: %w", req.App, err))
+		}
+	}
+
+	fn, err := a.api.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(s.FunctionName)})
+	var changes []appliers.Change
+	var summary []string
+	addr := Kind + "." + req.App
+	aliasAddr := addr + ".alias." + s.Alias
+	switch {
+	case isNotFound(err):
+		art.create, art.alias = true, true
+		changes = append(changes,
+			appliers.Change{Address: addr, Action: "create"},
+			appliers.Change{Address: aliasAddr, Action: "create"})
+		summary = append(summary, fmt.Sprintf("create function %s from %s", s.FunctionName, describeCode(s, art.codeSHA)),
+			fmt.Sprintf("create alias %s on the first version", s.Alias))
+		return a.finish(req, art, changes, summary)
+	case err != nil:
+		return nil, nil, wrap(err, "lambda_function %s: get function %s", req.App, s.FunctionName)
+	}
+
+	cfg := fn.Configuration
+	if cfg == nil {
+		return nil, nil, fmt.Errorf("lambda_function %s: get function %s: no configuration in the answer", req.App, s.FunctionName)
+	}
+	art.live = liveState{
+		Exists:      true,
+		FunctionArn: aws.ToString(cfg.FunctionArn),
+		CodeSha256:  aws.ToString(cfg.CodeSha256),
+		RevisionID:  aws.ToString(cfg.RevisionId),
+		SourceTag:   fn.Tags[TagCodeSource],
+		SHATag:      fn.Tags[TagCodeSHA],
+		Config:      configHash(cfg),
+	}
+	if fn.Code != nil {
+		art.live.ImageURI = aws.ToString(fn.Code.ImageUri)
+	}
+	if err := checkPackageType(s, cfg.PackageType); err != nil {
+		return nil, nil, appliers.Stalled(fmt.Errorf("lambda_function %s: %w", req.App, err))
+	}
+	code := desiredCode{zip: art.zip, sha: art.codeSHA}
+	if why := codeDiff(s, code, cfg, fn.Code, fn.Tags); why != "" {
+		art.code = true
+		changes = append(changes, appliers.Change{Address: addr + ".code", Action: "update"})
+		summary = append(summary, "update code: "+why)
+	}
+	if diffs := configDiff(s, cfg); len(diffs) > 0 {
+		art.config = true
+		changes = append(changes, appliers.Change{Address: addr + ".configuration", Action: "update"})
+		summary = append(summary, "update configuration: "+strings.Join(diffs, ", "))
+	}
+
+	al, err := a.api.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(s.FunctionName), Name: aws.String(s.Alias)})
+	switch {
+	case isNotFound(err):
+		art.alias = true
+		changes = append(changes, appliers.Change{Address: aliasAddr, Action: "create"})
+		summary = append(summary, fmt.Sprintf("create alias %s", s.Alias))
+		return a.finish(req, art, changes, summary)
+	case err != nil:
+		return nil, nil, wrap(err, "lambda_function %s: get alias %s", req.App, s.Alias)
+	}
+	art.live.AliasExists = true
+	art.live.AliasVersion = aws.ToString(al.FunctionVersion)
+	if al.RoutingConfig != nil && len(al.RoutingConfig.AdditionalVersionWeights) > 0 {
+		art.live.AliasWeights = al.RoutingConfig.AdditionalVersionWeights
+	}
+	why := ""
+	switch {
+	case art.code || art.config:
+		why = fmt.Sprintf("from version %s to the new version%s", art.live.AliasVersion, stepsText(s))
+	case len(art.live.AliasWeights) > 0:
+		why = fmt.Sprintf("clear the routing weights left on it (%s)", weightsText(art.live.AliasWeights))
+	case art.live.AliasVersion == "$LATEST":
+		why = "from $LATEST to a published version"
+	default:
+		// Code and configuration of $LATEST match: does the version the
+		// alias points at match too? Its code does when its CodeSha256 is
+		// $LATEST's (a version's own Code.ImageUri is not trusted: moto
+		// reports $LATEST's for every version).
+		v, err := a.api.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(s.FunctionName), Qualifier: aws.String(art.live.AliasVersion)})
+		if err != nil {
+			return nil, nil, wrap(err, "lambda_function %s: get version %s", req.App, art.live.AliasVersion)
+		}
+		vcfg := configOf(v)
+		sameCode := aws.ToString(vcfg.CodeSha256) == art.live.CodeSha256 && slices.Equal(archStrings(vcfg.Architectures), archStrings(cfg.Architectures))
+		if !sameCode || len(configDiff(s, vcfg)) > 0 {
+			why = fmt.Sprintf("from version %s, which does not match the desired code and configuration, to a version that does%s", art.live.AliasVersion, stepsText(s))
+		}
+	}
+	if why != "" {
+		art.alias = true
+		changes = append(changes, appliers.Change{Address: aliasAddr, Action: "update"})
+		summary = append(summary, fmt.Sprintf("move alias %s %s", s.Alias, why))
+	}
+	if len(changes) == 0 {
+		summary = append(summary, fmt.Sprintf("function %s is up to date (alias %s on version %s)", s.FunctionName, s.Alias, art.live.AliasVersion))
+	}
+	return a.finish(req, art, changes, summary)
+}
+
+func (a *Applier) finish(req appliers.Request, art *artifact, changes []appliers.Change, summary []string) (*appliers.Plan, *artifact, error) {
+	id, err := planID(art)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lambda_function %s: plan id: %w", req.App, err)
+	}
+	return &appliers.Plan{
+		Changed:  len(changes) > 0,
+		Summary:  strings.Join(summary, "; "),
+		Changes:  changes,
+		ID:       id,
+		Artifact: art,
+	}, art, nil
+}
+
+// planID hashes the desired state, the local code hash and the live state.
+func planID(art *artifact) (string, error) {
+	b, err := json.Marshal(struct {
+		Spec    *Spec     `json:"spec"`
+		CodeSHA string    `json:"code_sha256,omitempty"`
+		Live    liveState `json:"live"`
+	}{art.spec, art.codeSHA, art.live})
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+func checkPackageType(s *Spec, pt types.PackageType) error {
+	want := types.PackageTypeZip
+	if s.CodeSource() == SourceImage {
+		want = types.PackageTypeImage
+	}
+	if pt == "" {
+		pt = types.PackageTypeZip
+	}
+	if pt != want {
+		return fmt.Errorf("function %s has package type %s and the manifest asks for %s code; Lambda cannot change a function's package type: delete the function or use another function_name", s.FunctionName, pt, want)
+	}
+	return nil
+}
+
+// s3Source is the value of TagCodeSource for an S3 spec.
+func s3Source(s *Spec) string {
+	src := "s3://" + s.S3Bucket + "/" + s.S3Key
+	if s.S3ObjectVersion != "" {
+		src += "?versionId=" + s.S3ObjectVersion
+	}
+	return src
+}
+
+// codeDiff says why the code of cfg (the function, or one of its versions)
+// differs from the desired code, or "" when it does not.
+//
+// Zip code compares the local archive's SHA-256 with CodeSha256. Images
+// compare the image URI as written. S3 code cannot be hashed without
+// reading the object, so the applier tags the function with the S3 source
+// it deployed and the CodeSha256 that produced; the code differs when the
+// source differs or CodeSha256 no longer matches the tag. Pushing new
+// content to the same S3 key is therefore not noticed: give each build its
+// own key or s3_object_version.
+func codeDiff(s *Spec, want desiredCode, cfg *types.FunctionConfiguration, code *types.FunctionCodeLocation, tags map[string]string) string {
+	live := aws.ToString(cfg.CodeSha256)
+	var why string
+	switch s.CodeSource() {
+	case SourceZip:
+		if live != want.sha {
+			why = fmt.Sprintf("%s sha256 %s → %s", s.ZipDir, short(live), short(want.sha))
+		}
+	case SourceImage:
+		img := ""
+		if code != nil {
+			img = aws.ToString(code.ImageUri)
+		}
+		if img != s.ImageURI {
+			why = fmt.Sprintf("image %s → %s", orNone(img), s.ImageURI)
+		}
+	case SourceS3:
+		switch src := tags[TagCodeSource]; {
+		case src != s3Source(s):
+			why = fmt.Sprintf("%s → %s", orNone(src), s3Source(s))
+		case tags[TagCodeSHA] != live:
+			why = fmt.Sprintf("code sha256 %s was changed outside driftless (deployed %s from %s)", short(live), short(tags[TagCodeSHA]), src)
+		}
+	}
+	if why == "" && s.Architectures != nil && !slices.Equal(archStrings(cfg.Architectures), s.Architectures) {
+		why = fmt.Sprintf("architectures %v → %v", archStrings(cfg.Architectures), s.Architectures)
+	}
+	return why
+}
+
+func archStrings(as []types.Architecture) []string {
+	if len(as) == 0 {
+		return []string{string(types.ArchitectureX8664)}
+	}
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = string(a)
+	}
+	return out
+}
+
+// configDiff lists the configuration attributes of cfg that differ from the
+// spec. Environment values are not shown, only the names that changed.
+func configDiff(s *Spec, cfg *types.FunctionConfiguration) []string {
+	var d []string
+	str := func(name, live, want string) {
+		if live != want {
+			d = append(d, fmt.Sprintf("%s %s → %s", name, orNone(live), orNone(want)))
+		}
+	}
+	if s.CodeSource() != SourceImage {
+		str("runtime", string(cfg.Runtime), s.Runtime)
+		str("handler", aws.ToString(cfg.Handler), s.Handler)
+	}
+	str("role", aws.ToString(cfg.Role), s.Role)
+	if m := aws.ToInt32(cfg.MemorySize); m != s.MemorySize {
+		d = append(d, fmt.Sprintf("memory_size %d → %d", m, s.MemorySize))
+	}
+	if t := aws.ToInt32(cfg.Timeout); t != s.Timeout {
+		d = append(d, fmt.Sprintf("timeout %d → %d", t, s.Timeout))
+	}
+	var liveEnv map[string]string
+	if cfg.Environment != nil {
+		liveEnv = cfg.Environment.Variables
+	}
+	if names := envDiff(liveEnv, s.Environment); len(names) > 0 {
+		d = append(d, "environment ("+strings.Join(names, ", ")+")")
+	}
+	if aws.ToString(cfg.Description) != s.Description {
+		d = append(d, "description")
+	}
+	return d
+}
+
+// envDiff names the variables added, removed or changed; nil and empty
+// maps are equal.
+func envDiff(live, want map[string]string) []string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		lv, ok := live[k]
+		switch {
+		case !ok:
+			out = append(out, k+" added")
+		case lv != want[k]:
+			out = append(out, k+" changed")
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(live)) {
+		if _, ok := want[k]; !ok {
+			out = append(out, k+" removed")
+		}
+	}
+	return out
+}
+
+func describeCode(s *Spec, sha string) string {
+	switch s.CodeSource() {
+	case SourceZip:
+		return fmt.Sprintf("%s (sha256 %s)", s.ZipDir, short(sha))
+	case SourceImage:
+		return "image " + s.ImageURI
+	default:
+		return s3Source(s)
+	}
+}
+
+func stepsText(s *Spec) string {
+	if len(s.TrafficSteps) == 0 || (len(s.TrafficSteps) == 1 && s.TrafficSteps[0] == 100) {
+		return ""
+	}
+	parts := make([]string, len(s.TrafficSteps))
+	for i, p := range s.TrafficSteps {
+		parts[i] = fmt.Sprintf("%d%%", p)
+	}
+	return fmt.Sprintf(" in steps of %s every %s", strings.Join(parts, ", "), s.StepInterval)
+}
+
+func weightsText(w map[string]float64) string {
+	keys := make([]string, 0, len(w))
+	for k := range w {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("version %s at %g%%", k, w[k]*100)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12] + "…"
+	}
+	return orNone(sha)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// configOf copies what Plan compares out of a GetFunctionConfiguration answer.
+func configOf(v *lambda.GetFunctionConfigurationOutput) *types.FunctionConfiguration {
+	return &types.FunctionConfiguration{
+		Architectures: v.Architectures,
+		CodeSha256:    v.CodeSha256,
+		Description:   v.Description,
+		Environment:   v.Environment,
+		Handler:       v.Handler,
+		MemorySize:    v.MemorySize,
+		PackageType:   v.PackageType,
+		Role:          v.Role,
+		Runtime:       v.Runtime,
+		Timeout:       v.Timeout,
+		Version:       v.Version,
+	}
+}
+
+// configHash fingerprints the configuration Plan compares, for the plan ID
+// (environment values are hashed, never kept).
+func configHash(cfg *types.FunctionConfiguration) string {
+	var env map[string]string
+	if cfg.Environment != nil {
+		env = cfg.Environment.Variables
+	}
+	b, _ := json.Marshal(struct {
+		PackageType, Runtime, Handler, Role, Description string
+		MemorySize, Timeout                              int32
+		Environment                                      map[string]string
+		Architectures                                    []string
+	}{string(cfg.PackageType), string(cfg.Runtime), aws.ToString(cfg.Handler), aws.ToString(cfg.Role), aws.ToString(cfg.Description),
+		aws.ToInt32(cfg.MemorySize), aws.ToInt32(cfg.Timeout), env, archStrings(cfg.Architectures)})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
