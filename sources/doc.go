@@ -8,6 +8,13 @@
 // fs.FS rooted at the repository root that follows symbolic links inside the
 // repository and refuses ones that lead out (ErrOutsideRepo).
 //
+// Errors: a branch missing on the remote is ErrBranchNotFound; a revision
+// not among the fetched commits is ErrUnknownRevision. Error texts never
+// carry credentials (tokens and URL userinfo are redacted). A Repo and its
+// Revisions' Trees are safe for concurrent use: Trees read go-git's object
+// store through a mutex-guarded handle of their own, so a fetch never
+// disturbs a plan reading an older Revision.
+//
 // LocalTree gives the same view of a directory on disk, for `driftless
 // validate`. VerifyGitHubSignature checks push webhooks.
 package sources

@@ -1,0 +1,174 @@
+package sources
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+)
+
+// maxCachedTrees bounds objStore's decoded-tree cache.
+const maxCachedTrees = 4096
+
+// objStore is a read handle on the bare repository's object store. go-git's
+// filesystem storage is not safe for concurrent use (its pack index, object
+// cache and trees' lazily built entry maps are unguarded), so every access
+// goes through mu. A fetch writes through a different handle (new packs
+// appear as new files; existing ones are never modified), and a Poll that
+// fetched opens a fresh objStore so that it sees the new packs: Revisions
+// made earlier keep reading theirs.
+type objStore struct {
+	mu    sync.Mutex
+	s     *filesystem.Storage
+	trees map[plumbing.Hash]*object.Tree
+	// head is the tracked branch's commit as of the last Poll that used
+	// this store (guarded by Repo.mu, set before the store is published).
+	head string
+}
+
+func newObjStore(dir string) *objStore {
+	return &objStore{
+		s:     filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault()),
+		trees: make(map[plumbing.Hash]*object.Tree),
+	}
+}
+
+func (o *objStore) commit(h plumbing.Hash) (*object.Commit, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return object.GetCommit(o.s, h)
+}
+
+// tree returns a decoded tree; o.mu must be held.
+func (o *objStore) tree(h plumbing.Hash) (*object.Tree, error) {
+	if t, ok := o.trees[h]; ok {
+		return t, nil
+	}
+	t, err := object.GetTree(o.s, h)
+	if err != nil {
+		return nil, err
+	}
+	if len(o.trees) >= maxCachedTrees {
+		clear(o.trees)
+	}
+	o.trees[h] = t
+	return t, nil
+}
+
+// gitTree is the backend of a Revision's Tree.
+type gitTree struct {
+	o        *objStore
+	rootHash plumbing.Hash
+	mtime    time.Time
+}
+
+func newGitTreeFS(o *objStore, root plumbing.Hash, mtime time.Time) fs.FS {
+	return linkFS{b: &gitTree{o: o, rootHash: root, mtime: mtime}}
+}
+
+func (g *gitTree) root() (node, error) {
+	return node{kind: kindDir, ref: g.rootHash.String(), mtime: g.mtime}, nil
+}
+
+func (g *gitTree) entryNode(e object.TreeEntry) (node, bool) {
+	n := node{ref: e.Hash.String(), size: -1, mtime: g.mtime}
+	switch e.Mode {
+	case filemode.Dir:
+		n.kind = kindDir
+	case filemode.Regular, filemode.Deprecated:
+		n.kind = kindFile
+	case filemode.Executable:
+		n.kind, n.exec = kindFile, true
+	case filemode.Symlink:
+		n.kind = kindSymlink
+	default: // submodules: their commits are not in this repository
+		return node{}, false
+	}
+	return n, true
+}
+
+func (g *gitTree) lookup(dir node, name string) (node, error) {
+	g.o.mu.Lock()
+	defer g.o.mu.Unlock()
+	t, err := g.o.tree(plumbing.NewHash(dir.ref))
+	if err != nil {
+		return node{}, fmt.Errorf("read tree %s: %w", dir.ref, err)
+	}
+	for _, e := range t.Entries {
+		if e.Name == name {
+			if n, ok := g.entryNode(e); ok {
+				return n, nil
+			}
+			break
+		}
+	}
+	return node{}, fs.ErrNotExist
+}
+
+func (g *gitTree) list(dir node) ([]dirent, error) {
+	g.o.mu.Lock()
+	defer g.o.mu.Unlock()
+	t, err := g.o.tree(plumbing.NewHash(dir.ref))
+	if err != nil {
+		return nil, fmt.Errorf("read tree %s: %w", dir.ref, err)
+	}
+	out := make([]dirent, 0, len(t.Entries))
+	for _, e := range t.Entries {
+		if n, ok := g.entryNode(e); ok {
+			out = append(out, dirent{name: e.Name, n: n})
+		}
+	}
+	return out, nil
+}
+
+func (g *gitTree) blob(ref string) ([]byte, error) {
+	g.o.mu.Lock()
+	defer g.o.mu.Unlock()
+	b, err := object.GetBlob(g.o.s, plumbing.NewHash(ref))
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", ref, err)
+	}
+	rd, err := b.Reader()
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", ref, err)
+	}
+	data, err := io.ReadAll(rd)
+	if cerr := rd.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", ref, err)
+	}
+	return data, nil
+}
+
+func (g *gitTree) readlink(link node) (string, error) {
+	b, err := g.blob(link.ref)
+	return string(b), err
+}
+
+func (g *gitTree) read(file node) ([]byte, error) {
+	if file.kind != kindFile {
+		return nil, errors.New("not a regular file")
+	}
+	return g.blob(file.ref)
+}
+
+func (g *gitTree) size(file node) (int64, error) {
+	g.o.mu.Lock()
+	defer g.o.mu.Unlock()
+	obj, err := g.o.s.EncodedObject(plumbing.BlobObject, plumbing.NewHash(file.ref))
+	if err != nil {
+		return 0, fmt.Errorf("read blob %s: %w", file.ref, err)
+	}
+	return obj.Size(), nil
+}
