@@ -16,6 +16,8 @@ type Metrics struct {
 	DriftScanDuration *prometheus.HistogramVec // repo, kind
 	EventsPublished   *prometheus.CounterVec   // category
 	EventPublishFails prometheus.Counter
+	EventsDropped     prometheus.Counter     // events the publisher's outbox had to drop (full, unreadable)
+	EventOutbox       prometheus.Gauge       // events waiting in the publisher's outbox
 	SlackPosts        *prometheus.CounterVec // result (ok, retry, error)
 }
 
@@ -61,6 +63,12 @@ func New(reg prometheus.Registerer) *Metrics {
 		EventPublishFails: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftless_event_publish_failures_total", Help: "Event publish attempts that failed (and were retried).",
 		}),
+		EventsDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftless_events_dropped_total", Help: "Events dropped by the publisher's outbox (over its size bound, or unreadable).",
+		}),
+		EventOutbox: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "driftless_event_outbox_events", Help: "Events waiting in the publisher's on-disk outbox for NATS.",
+		}),
 		SlackPosts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "driftless_slack_posts_total", Help: "Slack API calls by result.",
 		}, []string{"result"}),
@@ -68,7 +76,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.Reconciles, m.ReconcileDuration, m.Polls, m.PollDuration, m.PollFailures,
 			m.AppsByStatus, m.StacksPlanned, m.DriftedApps, m.DriftScans, m.DriftScanDuration,
-			m.EventsPublished, m.EventPublishFails, m.SlackPosts)
+			m.EventsPublished, m.EventPublishFails, m.EventsDropped, m.EventOutbox, m.SlackPosts)
 	}
 	return m
 }

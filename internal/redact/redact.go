@@ -102,4 +102,6 @@ func (h *handler) WithAttrs(as []slog.Attr) slog.Handler {
 	}
 	return &handler{h: h.h.WithAttrs(masked), r: h.r}
 }
-func (h *handler) WithGroup(name string) slog.Handler { return &handler{h: h.h.WithGroup(name), r: h.r} }
+func (h *handler) WithGroup(name string) slog.Handler {
+	return &handler{h: h.h.WithGroup(name), r: h.r}
+}

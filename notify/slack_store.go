@@ -1,0 +1,98 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// slackStore keeps, in a KV bucket, what the notifier posted:
+//
+//	event.<id>.<channel>            → slackPosted: the event was fully delivered there
+//	deploy.<channel>.<deploy id>    → slackThread: the deploy's message
+//	drift.<channel>.<repo>.<app>    → slackThread: the app's latest drift message
+//
+// Key parts are escaped with escapeKeyPart so any channel name or id fits.
+// The notifier handles one event at a time (MaxAckPending 1), so plain Puts
+// are safe.
+type slackStore struct {
+	kv jetstream.KeyValue
+}
+
+// slackPosted records that an event was delivered to a channel.
+type slackPosted struct {
+	Channel string `json:"channel"` // channel id Slack answered with
+	TS      string `json:"ts"`      // the message (or reply) posted for the event
+}
+
+// slackThread is a message that later events edit and reply under.
+type slackThread struct {
+	Channel     string `json:"channel"`
+	TS          string `json:"ts"`
+	Type        string `json:"type"`           // category.action shown on the message now
+	Rank        int    `json:"rank,omitempty"` // deploy: lifecycle position of Type
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Resolved    bool   `json:"resolved,omitempty"`
+	Data        Data   `json:"data"` // what the message shows (capped)
+}
+
+func (st *slackStore) get(ctx context.Context, key string, v any) (bool, error) {
+	e, err := st.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("slack store: get %s: %w", key, err)
+	}
+	if err := json.Unmarshal(e.Value(), v); err != nil {
+		return false, fmt.Errorf("slack store: decode %s: %w", key, err)
+	}
+	return true, nil
+}
+
+func (st *slackStore) put(ctx context.Context, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("slack store: encode %s: %w", key, err)
+	}
+	if _, err := st.kv.Put(ctx, key, b); err != nil {
+		return fmt.Errorf("slack store: put %s: %w", key, err)
+	}
+	return nil
+}
+
+func eventKey(id, channel string) string {
+	return "event." + escapeKeyPart(id) + "." + escapeKeyPart(channel)
+}
+
+func deployKey(channel, deployID string) string {
+	return "deploy." + escapeKeyPart(channel) + "." + escapeKeyPart(deployID)
+}
+
+func driftKey(channel, repo, app string) string {
+	return "drift." + escapeKeyPart(channel) + "." + escapeKeyPart(repo) + "." + escapeKeyPart(app)
+}
+
+// escapeKeyPart makes s one KV key token: letters, digits, '-' and '_' stay,
+// every other byte becomes =XX (hex), so "#deploys" is "=23deploys". The
+// mapping is injective, so different names never share a key.
+func escapeKeyPart(s string) string {
+	if s == "" {
+		return "="
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "=%02X", c)
+		}
+	}
+	return b.String()
+}
