@@ -1,0 +1,633 @@
+package terraform
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+
+	"github.com/driftless/driftless/appliers"
+)
+
+// Config configures the Terraform applier.
+type Config struct {
+	Binary       string            // terraform binary; "" means "terraform" looked up on PATH
+	PluginMirror string            // filesystem mirror root (the folder holding registry.terraform.io); optional
+	WorkDir      string            // root of per-stack work dirs, e.g. STATE_DIR/terraform; required
+	PluginCache  string            // shared plugin_cache_dir, e.g. STATE_DIR/plugin-cache; optional
+	Env          map[string]string // terraform.env from the controller config
+	AWSRegion    string            // aws.region → AWS_REGION / AWS_DEFAULT_REGION when set
+	AWSEndpoint  string            // aws.endpoint → AWS_ENDPOINT_URL when set
+	BaseEnv      []string          // the controller's environment (os.Environ()), filtered by the allow-list
+
+	// LockTimeout is Terraform's -lock-timeout. Zero fails at once when the
+	// state lock is held (a Transient error the reconciler retries).
+	LockTimeout time.Duration
+	// WaitDelay is how long a cancelled Terraform gets after SIGINT before
+	// it is killed; zero means terraform-exec's default (60 s).
+	WaitDelay time.Duration
+}
+
+// CLIConfigName is the file in WorkDir that holds driftless's Terraform CLI
+// config; TF_CLI_CONFIG_FILE points at it.
+const CLIConfigName = "terraformrc"
+
+// Applier plans and applies `stack` blocks with Terraform. It is safe for
+// concurrent use; operations on one stack are serialised.
+type Applier struct {
+	cfg       Config
+	binary    string
+	log       *slog.Logger
+	env       map[string]string
+	cliPath   string
+	cliConfig string
+	red       *redactor
+
+	mu     sync.Mutex
+	stacks map[string]*stack
+
+	inits atomic.Int64
+}
+
+var (
+	_ appliers.Applier   = (*Applier)(nil)
+	_ appliers.Outputter = (*Applier)(nil)
+)
+
+// stack is one stack's work directory and its Terraform handle. The handle
+// is kept across runs (terraform-exec caches the version check in it) and is
+// used under mu only.
+type stack struct {
+	mu    sync.Mutex
+	root  string // WorkDir/<repo>/<app>
+	tfDir string // root/src/<path>
+	tf    *tfexec.Terraform
+}
+
+// errDecodeOnly is returned by an applier made with NewDecoder when asked
+// to run Terraform.
+var errDecodeOnly = errors.New("terraform applier: created with NewDecoder, it only decodes manifests")
+
+// NewDecoder returns an Applier that decodes and validates stack blocks but
+// cannot run Terraform: for `driftless validate`, which must work where
+// Terraform is not installed.
+func NewDecoder() *Applier {
+	return &Applier{log: slog.New(slog.DiscardHandler), stacks: map[string]*stack{}}
+}
+
+// New checks the configuration, writes the CLI config into WorkDir and
+// returns an Applier.
+func New(cfg Config, log *slog.Logger) (*Applier, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	bin := cfg.Binary
+	if bin == "" {
+		bin = "terraform"
+	}
+	path, err := exec.LookPath(bin)
+	if err != nil {
+		return nil, fmt.Errorf("terraform binary %q not found (set terraform.binary or put terraform on PATH): %w", bin, err)
+	}
+	if path, err = filepath.Abs(path); err != nil {
+		return nil, fmt.Errorf("terraform binary: %w", err)
+	}
+	if cfg.WorkDir == "" {
+		return nil, errors.New("terraform applier: WorkDir is required")
+	}
+	workDir, err := filepath.Abs(cfg.WorkDir)
+	if err != nil {
+		return nil, fmt.Errorf("terraform work dir: %w", err)
+	}
+	cfg.WorkDir = workDir
+	if err := os.MkdirAll(workDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating terraform work dir: %w", err)
+	}
+	if cfg.PluginCache != "" {
+		if cfg.PluginCache, err = filepath.Abs(cfg.PluginCache); err != nil {
+			return nil, fmt.Errorf("plugin cache: %w", err)
+		}
+		if err := os.MkdirAll(cfg.PluginCache, 0o755); err != nil {
+			return nil, fmt.Errorf("creating plugin cache: %w", err)
+		}
+	}
+	var mirrored []string
+	if cfg.PluginMirror != "" {
+		if cfg.PluginMirror, err = filepath.Abs(cfg.PluginMirror); err != nil {
+			return nil, fmt.Errorf("plugin mirror: %w", err)
+		}
+		if mirrored, err = mirroredProviders(cfg.PluginMirror); err != nil {
+			return nil, err
+		}
+		if len(mirrored) == 0 {
+			log.Warn("terraform plugin mirror holds no providers", "mirror", cfg.PluginMirror)
+		}
+	}
+	a := &Applier{
+		cfg:       cfg,
+		binary:    path,
+		log:       log,
+		cliPath:   filepath.Join(workDir, CLIConfigName),
+		cliConfig: CLIConfig(cfg.PluginMirror, mirrored, cfg.PluginCache),
+		stacks:    map[string]*stack{},
+	}
+	if err := writeFileIfChanged(a.cliPath, []byte(a.cliConfig)); err != nil {
+		return nil, fmt.Errorf("writing terraform CLI config: %w", err)
+	}
+	env, dropped := BuildEnv(cfg.BaseEnv, cfg.Env, cfg.AWSRegion, cfg.AWSEndpoint, a.cliPath)
+	if len(dropped) > 0 {
+		log.Warn("terraform.env variables ignored: terraform-exec manages them or driftless sets them itself", "vars", dropped)
+	}
+	a.env = env
+	a.red = newRedactor(env)
+	return a, nil
+}
+
+// Kind returns "stack".
+func (a *Applier) Kind() string { return "stack" }
+
+// Inits counts the `terraform init` runs since New (for tests and metrics).
+func (a *Applier) Inits() int { return int(a.inits.Load()) }
+
+// Env returns a copy of the environment Terraform runs with (besides what
+// terraform-exec adds).
+func (a *Applier) Env() map[string]string {
+	m := make(map[string]string, len(a.env))
+	for k, v := range a.env {
+		m[k] = v
+	}
+	return m
+}
+
+// WorkDirOf returns the work directory of a stack.
+func (a *Applier) WorkDirOf(repo, app string) (string, error) {
+	r, err := safeName(repo)
+	if err != nil {
+		return "", err
+	}
+	ap, err := safeName(app)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(a.cfg.WorkDir, r, ap), nil
+}
+
+func (a *Applier) stackFor(req appliers.Request, spec *Spec) (*stack, error) {
+	root, err := a.WorkDirOf(req.Repo, req.App)
+	if err != nil {
+		return nil, appliers.Stalled(err)
+	}
+	tfDir := filepath.Join(root, srcDir, filepath.FromSlash(spec.Path))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st, ok := a.stacks[root]
+	if !ok {
+		st = &stack{root: root}
+		a.stacks[root] = st
+	}
+	st.mu.Lock()
+	if st.tfDir != tfDir {
+		st.tfDir, st.tf = tfDir, nil
+	}
+	st.mu.Unlock()
+	return st, nil
+}
+
+func specOf(req appliers.Request) (*Spec, error) {
+	spec, ok := req.Spec.(*Spec)
+	if !ok || spec == nil {
+		return nil, appliers.Stalled(fmt.Errorf("terraform applier: spec is %T, not *terraform.Spec", req.Spec))
+	}
+	if req.Tree == nil {
+		return nil, appliers.Stalled(errors.New("terraform applier: request has no repository tree"))
+	}
+	return spec, nil
+}
+
+func (a *Applier) logger(req appliers.Request) *slog.Logger {
+	if req.Log != nil {
+		return req.Log
+	}
+	return a.log.With("repo", req.Repo, "app", req.App, "revision", req.Revision, "deploy_id", req.DeployID)
+}
+
+// terraform returns the stack's Terraform handle (st.mu held).
+func (a *Applier) terraform(st *stack) (*tfexec.Terraform, error) {
+	if st.tf != nil {
+		return st.tf, nil
+	}
+	if err := os.MkdirAll(st.tfDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", st.tfDir, err)
+	}
+	tf, err := tfexec.NewTerraform(st.tfDir, a.binary)
+	if err != nil {
+		return nil, fmt.Errorf("terraform: %w", err)
+	}
+	if err := tf.SetEnv(a.Env()); err != nil {
+		return nil, fmt.Errorf("terraform environment: %w", err)
+	}
+	if a.cfg.WaitDelay > 0 {
+		if err := tf.SetWaitDelay(a.cfg.WaitDelay); err != nil {
+			return nil, fmt.Errorf("terraform: %w", err)
+		}
+	}
+	st.tf = tf
+	return tf, nil
+}
+
+// initRecord is what init.json keeps of the last successful init.
+type initRecord struct {
+	Fingerprint string `json:"fingerprint"`
+	Backend     string `json:"backend"`
+	DataDir     bool   `json:"data_dir"` // .terraform existed after init
+}
+
+// prepare materialises the stack's files, writes the var file, runs init
+// when needed and selects the workspace (st.mu held).
+func (a *Applier) prepare(ctx context.Context, st *stack, req appliers.Request, spec *Spec, log *slog.Logger) (*tfexec.Terraform, error) {
+	files, err := collectFiles(req.Tree, spec)
+	if err != nil {
+		return nil, appliers.Stalled(fmt.Errorf("reading stack files: %w", err))
+	}
+	stats, err := syncTree(st.root, files)
+	if err != nil {
+		return nil, fmt.Errorf("syncing work dir: %w", err)
+	}
+	if stats.Written+stats.Removed > 0 {
+		log.Debug("terraform work dir synced", "written", stats.Written, "removed", stats.Removed)
+	}
+	vf := filepath.Join(st.root, varsFile)
+	if len(spec.Vars) > 0 {
+		b, err := json.MarshalIndent(spec.Vars, "", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("encoding vars: %w", err)
+		}
+		if err := writeFileIfChanged(vf, b); err != nil {
+			return nil, err
+		}
+	} else if err := os.Remove(vf); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	tf, err := a.terraform(st)
+	if err != nil {
+		return nil, err
+	}
+	fp, backendFP, err := initFingerprint(req.Tree, spec, a.cliConfig, a.binary)
+	if err != nil {
+		return nil, appliers.Stalled(err)
+	}
+	var rec initRecord
+	recPath := filepath.Join(st.root, initFile)
+	haveRec := false
+	if b, err := os.ReadFile(recPath); err == nil && json.Unmarshal(b, &rec) == nil {
+		haveRec = true
+	}
+	_, statErr := os.Stat(filepath.Join(st.tfDir, ".terraform"))
+	dataDir := statErr == nil
+	if !haveRec || rec.Fingerprint != fp || (rec.DataDir && !dataDir) {
+		reconfigure := dataDir && (!haveRec || rec.Backend != backendFP)
+		if err := a.init(ctx, st, tf, spec, fp, backendFP, reconfigure, log); err != nil {
+			return nil, err
+		}
+	}
+	if err := a.selectWorkspace(ctx, st, tf, spec.Workspace); err != nil {
+		return nil, err
+	}
+	return tf, nil
+}
+
+func (a *Applier) init(ctx context.Context, st *stack, tf *tfexec.Terraform, spec *Spec, fp, backendFP string, reconfigure bool, log *slog.Logger) error {
+	opts := []tfexec.InitOption{tfexec.Reconfigure(reconfigure)}
+	for _, kv := range BackendConfigArgs(spec.BackendConfig) {
+		opts = append(opts, tfexec.BackendConfig(kv))
+	}
+	start := time.Now()
+	a.inits.Add(1)
+	if err := tf.Init(ctx, opts...); err != nil {
+		return classify("init", err, a.red)
+	}
+	log.Info("terraform init done", "reconfigure", reconfigure, "duration_ms", time.Since(start).Milliseconds())
+	_, statErr := os.Stat(filepath.Join(st.tfDir, ".terraform"))
+	b, _ := json.Marshal(initRecord{Fingerprint: fp, Backend: backendFP, DataDir: statErr == nil})
+	return writeFileIfChanged(filepath.Join(st.root, initFile), b)
+}
+
+// BackendConfigArgs renders backend_config as KEY=VALUE arguments of
+// -backend-config, sorted by key.
+func BackendConfigArgs(bc map[string]string) []string {
+	keys := make([]string, 0, len(bc))
+	for k := range bc {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, k+"="+bc[k])
+	}
+	return out
+}
+
+// selectWorkspace selects (creating if needed) the workspace. Terraform
+// keeps the selected workspace in .terraform/environment; nothing runs when
+// it is already the one wanted.
+func (a *Applier) selectWorkspace(ctx context.Context, st *stack, tf *tfexec.Terraform, ws string) error {
+	cur := DefaultWorkspace
+	if b, err := os.ReadFile(filepath.Join(st.tfDir, ".terraform", "environment")); err == nil && len(b) > 0 {
+		cur = string(b)
+	}
+	if cur == ws {
+		return nil
+	}
+	if err := tf.WorkspaceSelect(ctx, ws); err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return classify("workspace select", err, a.red)
+		}
+		if err2 := tf.WorkspaceNew(ctx, ws); err2 != nil {
+			return classify("workspace new", err2, a.red)
+		}
+	}
+	return nil
+}
+
+// artifact is Plan.Artifact: the saved plan file and what Apply needs to
+// know about it.
+type artifact struct {
+	File       string
+	HasOutputs bool // the plan lists outputs
+	Shown      bool // the plan was read with show (HasOutputs is meaningful)
+}
+
+func (a *Applier) lockTimeout() string {
+	return fmt.Sprintf("%ds", int(a.cfg.LockTimeout/time.Second))
+}
+
+// Plan runs `terraform plan -out` for the request and reads the saved plan.
+func (a *Applier) Plan(ctx context.Context, req appliers.Request) (*appliers.Plan, error) {
+	if a.binary == "" {
+		return nil, errDecodeOnly
+	}
+	spec, err := specOf(req)
+	if err != nil {
+		return nil, err
+	}
+	st, err := a.stackFor(req, spec)
+	if err != nil {
+		return nil, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return a.planLocked(ctx, st, req, spec, a.logger(req))
+}
+
+func (a *Applier) planLocked(ctx context.Context, st *stack, req appliers.Request, spec *Spec, log *slog.Logger) (*appliers.Plan, error) {
+	if len(spec.Unknown) > 0 {
+		return nil, appliers.Transient(fmt.Errorf("%w: %v", ErrUnknownInputs, spec.Unknown), time.Minute)
+	}
+	tf, err := a.prepare(ctx, st, req, spec, log)
+	if err != nil {
+		return nil, err
+	}
+	prunePlans(st.root, 4)
+	planFile := filepath.Join(st.root, "plan-"+randomToken()+".tfplan")
+	opts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.LockTimeout(a.lockTimeout())}
+	for _, f := range a.varFileArgs(st, spec) {
+		opts = append(opts, tfexec.VarFile(f))
+	}
+	start := time.Now()
+	changed, err := tf.Plan(ctx, opts...)
+	if err != nil && needsInit(err) && ctx.Err() == nil {
+		log.Info("terraform asks for init; running it and planning again")
+		fp, backendFP, ferr := initFingerprint(req.Tree, spec, a.cliConfig, a.binary)
+		if ferr != nil {
+			return nil, appliers.Stalled(ferr)
+		}
+		if ierr := a.init(ctx, st, tf, spec, fp, backendFP, true, log); ierr != nil {
+			return nil, ierr
+		}
+		if werr := a.selectWorkspace(ctx, st, tf, spec.Workspace); werr != nil {
+			return nil, werr
+		}
+		changed, err = tf.Plan(ctx, opts...)
+	}
+	if err != nil {
+		os.Remove(planFile)
+		return nil, classify("plan", err, a.red)
+	}
+	in, err := a.idInput(st, req, spec)
+	if err != nil {
+		os.Remove(planFile)
+		return nil, err
+	}
+	plan := &appliers.Plan{Changed: changed, Summary: "no changes"}
+	art := &artifact{File: planFile}
+	if changed {
+		p, err := tf.ShowPlanFile(ctx, planFile)
+		if err != nil {
+			os.Remove(planFile)
+			return nil, classify("show", err, a.red)
+		}
+		plan.Changes = planChanges(p)
+		plan.Summary = Summary(plan.Changes, outputsChanged(p))
+		art.HasOutputs, art.Shown = len(p.OutputChanges) > 0, true
+		if plan.ID, err = planID(in, p); err != nil {
+			os.Remove(planFile)
+			return nil, err
+		}
+	} else if plan.ID, err = planID(in, nil); err != nil {
+		os.Remove(planFile)
+		return nil, err
+	}
+	plan.Artifact = art
+	log.Info("terraform plan done", "changed", plan.Changed, "summary", plan.Summary, "plan_id", plan.ID, "duration_ms", time.Since(start).Milliseconds())
+	return plan, nil
+}
+
+// varFileArgs lists the -var-file arguments: the spec's var files in order,
+// then the generated vars file (manifest vars win).
+func (a *Applier) varFileArgs(st *stack, spec *Spec) []string {
+	var out []string
+	for _, f := range spec.VarFiles {
+		out = append(out, filepath.Join(st.root, srcDir, filepath.FromSlash(f)))
+	}
+	if len(spec.Vars) > 0 {
+		out = append(out, filepath.Join(st.root, varsFile))
+	}
+	return out
+}
+
+func (a *Applier) idInput(st *stack, req appliers.Request, spec *Spec) (planIDInput, error) {
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return planIDInput{}, fmt.Errorf("encoding spec: %w", err)
+	}
+	in := planIDInput{Revision: req.Revision, SpecJSON: specJSON}
+	for _, f := range spec.VarFiles {
+		b, err := os.ReadFile(filepath.Join(st.root, srcDir, filepath.FromSlash(f)))
+		if err != nil {
+			return planIDInput{}, fmt.Errorf("reading var file: %w", err)
+		}
+		in.VarFiles = append(in.VarFiles, namedContent{Name: f, Content: b})
+	}
+	lock, err := os.ReadFile(filepath.Join(st.tfDir, ".terraform.lock.hcl"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return planIDInput{}, fmt.Errorf("reading lock file: %w", err)
+	}
+	in.LockFile = lock
+	return in, nil
+}
+
+// prunePlans removes all but the newest keep plan files of a stack (plans
+// never applied: superseded, or without changes).
+func prunePlans(root string, keep int) {
+	files, _ := filepath.Glob(filepath.Join(root, "plan-*.tfplan"))
+	if len(files) <= keep {
+		return
+	}
+	type fm struct {
+		name string
+		mod  time.Time
+	}
+	var all []fm
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil {
+			all = append(all, fm{f, fi.ModTime()})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].mod.After(all[j].mod) })
+	for _, f := range all[min(keep, len(all)):] {
+		os.Remove(f.name)
+	}
+}
+
+func randomToken() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Apply applies exactly the saved plan, then reads the outputs. When the
+// plan file is gone (for instance after a restart), it plans again and goes
+// on only if the new plan has the same ID.
+func (a *Applier) Apply(ctx context.Context, req appliers.Request, plan *appliers.Plan) (*appliers.Result, error) {
+	if a.binary == "" {
+		return nil, errDecodeOnly
+	}
+	if plan == nil {
+		return nil, errors.New("terraform apply: no plan")
+	}
+	spec, err := specOf(req)
+	if err != nil {
+		return nil, err
+	}
+	st, err := a.stackFor(req, spec)
+	if err != nil {
+		return nil, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	log := a.logger(req)
+	obs := req.Observer
+	if obs == nil {
+		obs = appliers.NopObserver{}
+	}
+
+	art, _ := plan.Artifact.(*artifact)
+	if art == nil || !fileExists(art.File) {
+		log.Info("saved plan not available; planning again to check it is unchanged", "plan_id", plan.ID)
+		again, err := a.planLocked(ctx, st, req, spec, log)
+		if err != nil {
+			return nil, err
+		}
+		art, _ = again.Artifact.(*artifact)
+		if again.ID != plan.ID {
+			os.Remove(art.File)
+			return nil, appliers.Transient(fmt.Errorf("terraform apply: %w: plan %s was approved, the changes now planned differ (%s)", ErrStalePlan, short(plan.ID), again.Summary), 0)
+		}
+	} else if _, err := a.prepare(ctx, st, req, spec, log); err != nil {
+		return nil, err
+	}
+	defer os.Remove(art.File)
+
+	tf, err := a.terraform(st)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	stream := &applyStream{obs: obs}
+	err = tf.ApplyJSON(ctx, stream, tfexec.DirOrPlan(art.File), tfexec.LockTimeout(a.lockTimeout()))
+	tf.SetStdout(nil)
+	stream.flush()
+	if err != nil {
+		return nil, classify("apply", joinDiagnostics(err, stream.diags), a.red)
+	}
+	log.Info("terraform apply done", "plan_id", plan.ID, "duration_ms", time.Since(start).Milliseconds())
+
+	outputs := stream.outputs
+	if outputs == nil && (art.HasOutputs || !art.Shown) || stream.needFetch {
+		if outputs, err = a.readOutputs(ctx, tf); err != nil {
+			return nil, err
+		}
+	}
+	if outputs == nil {
+		outputs = map[string]appliers.Output{}
+	}
+	return &appliers.Result{Changes: plan.Changes, Outputs: outputs}, nil
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// Outputs reads the stack's outputs with `terraform output -json`.
+func (a *Applier) Outputs(ctx context.Context, req appliers.Request) (map[string]appliers.Output, error) {
+	if a.binary == "" {
+		return nil, errDecodeOnly
+	}
+	spec, err := specOf(req)
+	if err != nil {
+		return nil, err
+	}
+	st, err := a.stackFor(req, spec)
+	if err != nil {
+		return nil, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	tf, err := a.prepare(ctx, st, req, spec, a.logger(req))
+	if err != nil {
+		return nil, err
+	}
+	return a.readOutputs(ctx, tf)
+}
+
+func (a *Applier) readOutputs(ctx context.Context, tf *tfexec.Terraform) (map[string]appliers.Output, error) {
+	outs, err := tf.Output(ctx)
+	if err != nil {
+		return nil, classify("output", err, a.red)
+	}
+	m := make(map[string]appliers.Output, len(outs))
+	for k, o := range outs {
+		m[k] = appliers.Output{Value: o.Value, Type: o.Type, Sensitive: o.Sensitive}
+	}
+	return m, nil
+}

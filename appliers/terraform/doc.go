@@ -1,0 +1,61 @@
+// Package terraform is the applier for `stack` blocks (DESIGN §3): a
+// Terraform root module in the watched repository, planned and applied with
+// hashicorp/terraform-exec.
+//
+// # Work directories
+//
+// Every stack gets its own work directory, WorkDir/<repo>/<app>/. The files
+// the stack needs (its directory, the local modules it calls, its var files)
+// are materialised from the revision's tree under src/, mirroring the repo
+// layout so that `source = "../modules/x"` resolves. Only files whose content
+// changed are written, and files that disappeared from the repository are
+// deleted; files Terraform creates there (.terraform/, .terraform.lock.hcl,
+// local state) are kept, so init results survive across revisions.
+//
+// # Init only when needed
+//
+// `terraform init` runs only when the init fingerprint changed (the text of
+// the top-level terraform, provider and module blocks of the stack's and its
+// local modules' .tf files, the repository's .terraform.lock.hcl,
+// backend_config, the CLI config and the binary) or .terraform is missing,
+// with -reconfigure when the backend part changed. A plan that still fails
+// because Terraform wants an init gets one init and one retry.
+//
+// # Environment and CLI config
+//
+// Terraform runs with an environment built from an allow-list (BuildEnv):
+// PATH, HOME, TF_* and AWS_* from the controller's environment, what
+// terraform.env adds, AWS_REGION/AWS_DEFAULT_REGION and AWS_ENDPOINT_URL from
+// the aws block, and TF_CLI_CONFIG_FILE pointing at the CLI config driftless
+// writes into WorkDir (provider mirror, plugin cache). terraform-exec adds
+// TF_IN_AUTOMATION=1 and empties TF_LOG*. Variables that terraform-exec
+// manages itself (TF_LOG, TF_VAR_*, TF_CLI_ARGS*, TF_WORKSPACE, TF_INPUT, …)
+// cannot be passed and are dropped with a warning.
+//
+// # Plans
+//
+// Plan runs `plan -out` and reads the saved plan with `show -json`. The
+// plan's ID is a SHA-256 over, in order: a version tag, the revision, the
+// spec's JSON, each var file's path and content, the dependency lock file
+// used, and every planned resource and output change (address, actions,
+// before, after, unknown and sensitive markers), sorted by address. The same
+// revision, spec, files and live state give the same ID; an approval bound
+// to an ID approves exactly those changes. Apply carries out the saved plan
+// file; when the file is gone (a restart) it plans again and applies only if
+// the new plan has the same ID, else it fails with ErrStalePlan.
+//
+// # Errors
+//
+// Failures are classified for the reconciler: a held state lock, a stale
+// plan or a network error is appliers.Transient; an invalid configuration,
+// missing variables or a provider error is appliers.Stalled. Messages carry
+// the first lines of Terraform's diagnostics, with the values of secret-like
+// environment variables redacted. Sensitive values never appear in summaries
+// or changes.
+//
+// # Cancellation
+//
+// terraform-exec v0.26 sends SIGINT when the context is cancelled and waits
+// up to a WaitDelay before killing, so Terraform can stop its operations and
+// release its state lock; Config.WaitDelay sets that delay.
+package terraform
