@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/driftless/driftless/appliers"
+	"github.com/driftless/driftless/drift"
 	"github.com/driftless/driftless/internal/metrics"
 	"github.com/driftless/driftless/notify"
 	"github.com/driftless/driftless/reconciler/manifest"
@@ -47,6 +48,8 @@ type Options struct {
 	Metrics     *metrics.Metrics // may be nil
 	MaxParallel int              // apps reconciled at once per repo (default 4)
 	Log         *slog.Logger
+	// Drift tracks drift lifecycles; nil disables drift scans.
+	Drift *drift.Tracker
 	// Connected reports whether the backing store is reachable (readiness).
 	Connected func() bool
 	// Scrub removes secret values from text that leaves the process
@@ -104,7 +107,8 @@ func New(opt Options, repos []Repo) (*Controller, error) {
 		if r.Interval <= 0 {
 			r.Interval = time.Minute
 		}
-		c.repos[r.Name] = &repoState{cfg: r, trigger: make(chan struct{}, 1), forced: map[string]string{}}
+		c.repos[r.Name] = &repoState{cfg: r, trigger: make(chan struct{}, 1), forced: map[string]string{},
+			scanned: map[string]time.Time{}, started: opt.Now()}
 		c.names = append(c.names, r.Name)
 	}
 	return c, nil

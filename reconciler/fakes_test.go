@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/hashicorp/hcl/v2/gohcl"
 
 	"github.com/driftless/driftless/appliers"
+	"github.com/driftless/driftless/drift"
 	"github.com/driftless/driftless/notify"
 	"github.com/driftless/driftless/reconciler/manifest"
 	"github.com/driftless/driftless/sources"
@@ -118,7 +120,7 @@ type fakeSpec struct {
 }
 
 func (s *fakeSpec) Inputs() []string    { return []string{s.Path} }
-func (s *fakeSpec) NeedsApproval() bool { return !s.AutoApply }
+func (s *fakeSpec) ApprovalRequired() bool { return !s.AutoApply }
 
 type fakeStack struct {
 	mu       sync.Mutex
@@ -264,20 +266,22 @@ type harness struct {
 	src   *fakeSource
 	stack *fakeStack
 	store *MemStore
+	drift *drift.MemStore
 	ev    *recorder
 	now   time.Time
 	c     *Controller
 }
 
 func newHarness(t *testing.T) *harness {
-	h := &harness{t: t, src: newFakeSource(), stack: newFakeStack(), store: NewMemStore(), ev: &recorder{}, now: time.Unix(1_700_000_000, 0)}
+	h := &harness{t: t, src: newFakeSource(), stack: newFakeStack(), store: NewMemStore(), drift: drift.NewMemStore(), ev: &recorder{}, now: time.Unix(1_700_000_000, 0)}
 	h.c = h.controller()
 	return h
 }
 
 func (h *harness) controller() *Controller {
 	c, err := New(Options{Instance: "test", Loader: manifest.New(h.stack), Store: h.store, Events: h.ev,
-		Now: func() time.Time { return h.now }, MaxParallel: 2},
+		Drift: drift.NewTracker(h.drift, 0, func() time.Time { return h.now }),
+		Now:   func() time.Time { return h.now }, MaxParallel: 2},
 		[]Repo{{Name: "r", Path: "deploy", Interval: time.Minute, Source: h.src}})
 	if err != nil {
 		h.t.Fatal(err)
@@ -299,4 +303,23 @@ func (h *harness) state(app string) AppState {
 		h.t.Fatalf("state of %s: %v", app, err)
 	}
 	return st
+}
+
+// Drift reports a drift when the fake's live content differs from what
+// the spec would apply; the test edits live to simulate out-of-band change.
+func (f *fakeStack) Drift(_ context.Context, req appliers.Request, ignore []string) (*appliers.DriftReport, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	want := f.content(req)
+	live := f.live[req.App]
+	if live == want || slices.Contains(ignore, "everything") {
+		return &appliers.DriftReport{}, nil
+	}
+	return &appliers.DriftReport{Items: []appliers.DriftItem{{Address: "terraform_data." + req.App, Attributes: []string{live}, Action: "update"}}}, nil
+}
+
+func (f *fakeStack) tamper(app, content string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.live[app] = content
 }

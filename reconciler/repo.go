@@ -25,10 +25,11 @@ type repoState struct {
 	invalidSHA string // newest revision rejected (reported once)
 	failing    bool   // the source is failing (reported once)
 
-	fmu       sync.Mutex
-	forced    map[string]string // app → reason, consumed by the next sync
-	retryAt   map[string]time.Time
-	suspended map[string]bool
+	fmu     sync.Mutex
+	forced  map[string]string // app → reason, consumed by the next sync
+	retryAt map[string]time.Time
+	scanned map[string]time.Time // app → last drift scan (guarded by mu)
+	started time.Time            // first drift scans are one interval after start
 }
 
 func (rs *repoState) force(app, reason string) {
@@ -119,6 +120,7 @@ func (c *Controller) sync(ctx context.Context, rs *repoState) error {
 		return nil
 	}
 	c.reconcileApps(ctx, rs)
+	c.scanDrift(ctx, rs, false)
 	return nil
 }
 

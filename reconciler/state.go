@@ -48,6 +48,18 @@ type AppState struct {
 	// InFlight is set while a deploy runs; found set at start-up, it marks
 	// a deploy interrupted by a crash.
 	InFlight *DeployRecord `json:"in_flight,omitempty"`
+	// Drift is the open drift: live state no longer matches the applied
+	// desired state. Nil when none was found by the last scan.
+	Drift *DriftInfo `json:"drift,omitempty"`
+	// DriftScannedAt is when drift was last checked.
+	DriftScannedAt time.Time `json:"drift_scanned_at,omitempty"`
+}
+
+// DriftInfo describes an open drift.
+type DriftInfo struct {
+	Fingerprint string               `json:"fingerprint"`
+	Items       []appliers.DriftItem `json:"items"`
+	FirstSeen   time.Time            `json:"first_seen"`
 }
 
 // PlanRecord is a plan as people and the API see it.

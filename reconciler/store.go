@@ -140,5 +140,9 @@ func cloneState(s AppState) AppState {
 		d := *s.InFlight
 		s.InFlight = &d
 	}
+	if s.Drift != nil {
+		d := *s.Drift
+		s.Drift = &d
+	}
 	return s
 }
