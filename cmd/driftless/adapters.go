@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/driftless/driftless/internal/api"
+	"github.com/driftless/driftless/internal/config"
+	"github.com/driftless/driftless/reconciler"
+)
+
+// apiAdapter serves the HTTP API from the controller, translating its
+// errors to the API's status codes.
+type apiAdapter struct{ c *reconciler.Controller }
+
+func (a apiAdapter) Apps(ctx context.Context) ([]reconciler.AppState, error) {
+	s, err := a.c.Apps(ctx)
+	return s, apiErr(err)
+}
+
+func (a apiAdapter) App(ctx context.Context, repo, app string) (reconciler.AppState, error) {
+	s, err := a.c.App(ctx, repo, app)
+	return s, apiErr(err)
+}
+
+func (a apiAdapter) History(ctx context.Context, repo, app string) ([]reconciler.DeployRecord, error) {
+	h, err := a.c.History(ctx, repo, app)
+	return h, apiErr(err)
+}
+
+func (a apiAdapter) Act(ctx context.Context, r api.ActionRequest) (reconciler.AppState, error) {
+	s, err := a.c.Act(ctx, reconciler.Action{Repo: r.Repo, App: r.App, Action: r.Action, To: r.To,
+		Previous: r.Previous, Revert: r.Revert, Caller: r.Caller})
+	return s, apiErr(err)
+}
+
+func (a apiAdapter) Ready() (bool, string) { return a.c.Ready() }
+
+func apiErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, reconciler.ErrNotFound):
+		return fmt.Errorf("%w: %s", api.ErrNotFound, strings.TrimPrefix(err.Error(), "not found: "))
+	case errors.Is(err, reconciler.ErrConflict):
+		return fmt.Errorf("%w: %s", api.ErrConflict, strings.TrimPrefix(err.Error(), "conflict: "))
+	case errors.Is(err, reconciler.ErrBadRequest):
+		return fmt.Errorf("%w: %s", api.ErrBadRequest, strings.TrimPrefix(err.Error(), "bad request: "))
+	}
+	return err
+}
+
+// webhooks maps GitHub push webhooks to the configured repos.
+type webhooks struct {
+	cfg  *config.Config
+	ctrl *reconciler.Controller
+}
+
+func (w webhooks) WebhookSecret(repo string) ([]byte, bool) {
+	for _, r := range w.cfg.Repos {
+		if r.Name == repo && r.WebhookSecret.IsSet() {
+			return []byte(r.WebhookSecret.Value()), true
+		}
+	}
+	return nil, false
+}
+
+func (w webhooks) RepoForPush(cloneURLs []string, ref string) (string, bool) {
+	for _, r := range w.cfg.Repos {
+		if ref != "refs/heads/"+r.Branch {
+			continue
+		}
+		for _, u := range cloneURLs {
+			if u != "" && sameRepoURL(u, r.URL) {
+				return r.Name, true
+			}
+		}
+	}
+	return "", false
+}
+
+func (w webhooks) Trigger(repo string) { w.ctrl.Trigger(repo) }
+
+// sameRepoURL compares repository URLs ignoring scheme, credentials, case
+// of the host, a trailing ".git" and the scp-like form.
+func sameRepoURL(a, b string) bool { return canonicalRepo(a) == canonicalRepo(b) }
+
+func canonicalRepo(u string) string {
+	u = strings.TrimSpace(u)
+	if !strings.Contains(u, "://") {
+		// scp-like git@github.com:org/repo.git
+		if at := strings.Index(u, "@"); at >= 0 {
+			if host, path, ok := strings.Cut(u[at+1:], ":"); ok {
+				u = "ssh://" + host + "/" + path
+			}
+		} else {
+			return strings.TrimSuffix(strings.TrimSuffix(u, "/"), ".git")
+		}
+	}
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	path := strings.TrimSuffix(strings.TrimSuffix(p.Path, "/"), ".git")
+	return strings.ToLower(p.Hostname()) + path
+}

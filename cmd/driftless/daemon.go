@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/driftless/driftless/appliers"
+	"github.com/driftless/driftless/appliers/ecs"
+	"github.com/driftless/driftless/appliers/lambda"
+	"github.com/driftless/driftless/appliers/terraform"
+	"github.com/driftless/driftless/internal/api"
+	"github.com/driftless/driftless/internal/config"
+	"github.com/driftless/driftless/internal/metrics"
+	"github.com/driftless/driftless/internal/natsd"
+	"github.com/driftless/driftless/internal/redact"
+	"github.com/driftless/driftless/notify"
+	"github.com/driftless/driftless/reconciler"
+	"github.com/driftless/driftless/reconciler/manifest"
+	"github.com/driftless/driftless/sources"
+)
+
+func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
+	fs := newFlags("run", stderr)
+	cfgPath := fs.String("c", "driftless.hcl", "controller config file")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("run takes no arguments, only flags")
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		return usagef("-log-level: %v", err)
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	d, err := startDaemon(ctx, cfg, stderr, lvl)
+	if err != nil {
+		return err
+	}
+	return d.wait()
+}
+
+// daemon is a running controller with everything it started.
+type daemon struct {
+	log    *slog.Logger
+	cfg    *config.Config
+	ns     *natsd.Server
+	nc     *nats.Conn
+	ctrl   *reconciler.Controller
+	api    *api.Server
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errs   chan error
+}
+
+// newLogger returns the JSON logger with every configured secret masked.
+func newLogger(w io.Writer, red *redact.Redactor, lvl slog.Level) *slog.Logger {
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl, ReplaceAttr: red.ReplaceAttr})
+	return slog.New(red.Handler(h))
+}
+
+// secretsOf lists the secret values of a config, for redaction.
+func secretsOf(cfg *config.Config) []string {
+	s := []string{cfg.APIToken.Value(), cfg.NATS.URL.Value()}
+	if cfg.Slack != nil {
+		s = append(s, cfg.Slack.Token.Value())
+	}
+	for _, r := range cfg.Repos {
+		s = append(s, r.Auth.Token.Value(), r.WebhookSecret.Value())
+	}
+	return s
+}
+
+// startDaemon wires the controller from cfg and starts it.
+func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl slog.Level) (*daemon, error) {
+	red := redact.New(secretsOf(cfg)...)
+	log := newLogger(logw, red, lvl).With("instance", cfg.Instance)
+	ctx, cancel := context.WithCancel(parent)
+	d := &daemon{log: log, cfg: cfg, cancel: cancel, errs: make(chan error, 4)}
+	fail := func(err error) (*daemon, error) {
+		d.shutdown()
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		return fail(fmt.Errorf("creating state_dir: %w", err))
+	}
+	url := cfg.NATS.URL.Value()
+	if url == "" {
+		ns, err := natsd.Start(ctx, natsd.Options{StoreDir: filepath.Join(cfg.StateDir, "nats")}, log.With("component", "nats"))
+		if err != nil {
+			return fail(fmt.Errorf("starting the embedded NATS server: %w", err))
+		}
+		d.ns, url = ns, ns.ClientURL()
+		log.Info("embedded NATS server started", "url", url)
+	}
+	nc, js, err := natsd.Connect(ctx, url, "driftless-"+cfg.Instance, log.With("component", "nats"))
+	if err != nil {
+		return fail(err)
+	}
+	d.nc = nc
+	replicas := max(cfg.NATS.Replicas, 1)
+	if _, err := notify.EnsureStream(ctx, js, notify.StreamConfig{Replicas: replicas}); err != nil {
+		return fail(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg)
+	pub := notify.NewPublisher(js, cfg.Instance, log.With("component", "events"), m,
+		notify.WithOutbox(filepath.Join(cfg.StateDir, "outbox"), 64<<20))
+	d.goRun("events", func() error { return pub.Run(ctx) })
+	store, err := reconciler.OpenKVStore(ctx, js, replicas)
+	if err != nil {
+		return fail(err)
+	}
+	as, err := buildAppliers(ctx, cfg, log)
+	if err != nil {
+		return fail(err)
+	}
+	var repos []reconciler.Repo
+	for _, rc := range cfg.Repos {
+		src, err := sources.Open(ctx, sources.Config{Name: rc.Name, URL: rc.URL, Branch: rc.Branch,
+			Auth: sources.Auth{Token: rc.Auth.Token.Value(), Username: rc.Auth.Username, SSHKeyFile: rc.Auth.SSHKeyFile, KnownHostsFile: rc.Auth.KnownHostsFile},
+			Dir:  filepath.Join(cfg.StateDir, "git", rc.Name)}, log.With("repo", rc.Name))
+		if err != nil {
+			return fail(fmt.Errorf("repo %q: %w", rc.Name, err))
+		}
+		repos = append(repos, reconciler.Repo{Name: rc.Name, URL: publicURL(rc.URL), Path: rc.Path,
+			Interval: rc.Interval, DriftInterval: rc.DriftInterval, Source: src})
+	}
+	ctrl, err := reconciler.New(reconciler.Options{Instance: cfg.Instance, Loader: manifest.New(as...), Store: store, Events: pub,
+		Metrics: m, MaxParallel: cfg.Terraform.MaxParallel, Log: log, Connected: nc.IsConnected, Scrub: red.String}, repos)
+	if err != nil {
+		return fail(err)
+	}
+	d.ctrl = ctrl
+	d.api = api.New(apiAdapter{ctrl}, webhooks{cfg: cfg, ctrl: ctrl}, cfg.APIToken, reg, log.With("component", "api"))
+	d.api.SetEvents(func(ctx context.Context, since time.Time, follow bool, fn func(notify.Event) error) error {
+		return notify.Follow(ctx, js, notify.FollowOptions{Since: since, Follow: follow}, fn)
+	})
+	d.goRun("api", func() error { return d.api.Serve(ctx, cfg.Listen) })
+	if cfg.Slack != nil {
+		sl, err := notify.NewSlack(js, slackOptions(cfg), m, log.With("component", "slack"))
+		if err != nil {
+			return fail(err)
+		}
+		d.goRun("slack", func() error { return sl.Run(ctx) })
+	}
+	d.goRun("reconciler", func() error { return ctrl.Run(ctx) })
+	log.Info("driftless started", "version", version, "listen", cfg.Listen, "repos", len(cfg.Repos), "state_dir", cfg.StateDir)
+	return d, nil
+}
+
+func (d *daemon) goRun(name string, fn func() error) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := fn(); err != nil && !errors.Is(err, context.Canceled) {
+			d.log.Error("component stopped", "component", name, "error", err)
+			select {
+			case d.errs <- fmt.Errorf("%s: %w", name, err):
+			default:
+			}
+		}
+	}()
+}
+
+// wait blocks until the context given to startDaemon ends or a component
+// fails, then shuts everything down.
+func (d *daemon) wait() error {
+	var err error
+	select {
+	case <-d.doneCh():
+	case err = <-d.errs:
+	}
+	d.shutdown()
+	return err
+}
+
+func (d *daemon) doneCh() <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		d.wg.Wait()
+		close(ch)
+	}()
+	return ch
+}
+
+func (d *daemon) shutdown() {
+	d.cancel()
+	d.wg.Wait()
+	if d.nc != nil {
+		_ = d.nc.Drain()
+		for i := 0; i < 50 && !d.nc.IsClosed(); i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if d.ns != nil {
+		d.ns.Shutdown()
+	}
+	d.log.Info("driftless stopped")
+}
+
+// buildAppliers wires the three targets explicitly: no registry.
+func buildAppliers(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]appliers.Applier, error) {
+	tf, err := terraform.New(terraform.Config{
+		Binary: cfg.Terraform.Binary, PluginMirror: cfg.Terraform.PluginMirror,
+		WorkDir: filepath.Join(cfg.StateDir, "terraform"), PluginCache: filepath.Join(cfg.StateDir, "plugin-cache"),
+		Env: cfg.Terraform.Env, AWSRegion: cfg.AWS.Region, AWSEndpoint: cfg.AWS.Endpoint, BaseEnv: os.Environ(),
+	}, log.With("applier", "terraform"))
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := loadAWS(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return []appliers.Applier{
+		tf,
+		ecs.New(awsecs.NewFromConfig(awsCfg), cloudwatch.NewFromConfig(awsCfg), ecs.Options{}, log.With("applier", "ecs")),
+		lambda.New(awslambda.NewFromConfig(awsCfg), cloudwatch.NewFromConfig(awsCfg), lambda.Options{}, log.With("applier", "lambda")),
+	}, nil
+}
+
+func loadAWS(ctx context.Context, cfg *config.Config) (aws.Config, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if cfg.AWS.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(cfg.AWS.Region))
+	}
+	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	if cfg.AWS.Endpoint != "" {
+		ac.BaseEndpoint = aws.String(cfg.AWS.Endpoint)
+	}
+	return ac, nil
+}
+
+func slackOptions(cfg *config.Config) notify.SlackOptions {
+	o := notify.SlackOptions{Token: cfg.Slack.Token.Value(), APIURL: cfg.Slack.APIURL, RepoURLs: map[string]string{}, Secrets: secretsOf(cfg)}
+	for _, r := range cfg.Slack.Routes {
+		o.Routes = append(o.Routes, notify.SlackRoute{Events: r.Events, Channel: r.Channel})
+	}
+	for _, r := range cfg.Repos {
+		o.RepoURLs[r.Name] = publicURL(r.URL)
+	}
+	return o
+}
+
+// publicURL strips credentials from a repo URL so it can appear in events.
+func publicURL(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	if at := strings.Index(rest, "@"); at >= 0 && (strings.Index(rest, "/") < 0 || at < strings.Index(rest, "/")) {
+		rest = rest[at+1:]
+	}
+	return scheme + "://" + rest
+}

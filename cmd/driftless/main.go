@@ -1,0 +1,8 @@
+// Command driftless is a GitOps reconciliation controller that runs outside
+// Kubernetes: `driftless run` is the daemon; the other commands validate
+// manifests, plan offline, or talk to a running daemon over its API.
+package main
+
+import "os"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

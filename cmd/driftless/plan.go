@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+
+	"github.com/driftless/driftless/internal/config"
+	"github.com/driftless/driftless/internal/redact"
+	"github.com/driftless/driftless/notify"
+	"github.com/driftless/driftless/reconciler"
+	"github.com/driftless/driftless/reconciler/manifest"
+	"github.com/driftless/driftless/sources"
+)
+
+// cmdPlan is a one-shot diff of desired against live state: exit 0 when
+// nothing would change, 2 when something would, 1 on error. It needs no
+// daemon and writes no state; it shares the daemon's state_dir (Git store,
+// Terraform work dirs) so plans see the same Terraform state.
+func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("plan", stderr)
+	cfgPath := fs.String("c", "driftless.hcl", "controller config file")
+	out := fs.String("o", "table", "output format: table or json")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := checkFormat(*out); err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usagef("plan takes at most one REPO/APP (or REPO)")
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	red := redact.New(secretsOf(cfg)...)
+	log := newLogger(stderr, red, slog.LevelWarn)
+	wantRepo, wantApp := "", ""
+	if len(pos) == 1 {
+		wantRepo, wantApp, _ = strings.Cut(pos[0], "/")
+	}
+	as, err := buildAppliers(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	var repos []reconciler.Repo
+	for _, rc := range cfg.Repos {
+		if wantRepo != "" && rc.Name != wantRepo {
+			continue
+		}
+		src, err := sources.Open(ctx, sources.Config{Name: rc.Name, URL: rc.URL, Branch: rc.Branch,
+			Auth: sources.Auth{Token: rc.Auth.Token.Value(), Username: rc.Auth.Username, SSHKeyFile: rc.Auth.SSHKeyFile, KnownHostsFile: rc.Auth.KnownHostsFile},
+			Dir:  filepath.Join(cfg.StateDir, "git", rc.Name)}, log)
+		if err != nil {
+			return fmt.Errorf("repo %q: %w", rc.Name, err)
+		}
+		repos = append(repos, reconciler.Repo{Name: rc.Name, Path: rc.Path, Source: src})
+	}
+	if len(repos) == 0 {
+		return fmt.Errorf("no repo named %q in %s", wantRepo, *cfgPath)
+	}
+	ctrl, err := reconciler.New(reconciler.Options{Instance: cfg.Instance, Loader: manifest.New(as...), Store: reconciler.NewMemStore(),
+		Events: discardEvents{}, Log: log, Scrub: red.String}, repos)
+	if err != nil {
+		return err
+	}
+	var all []reconciler.PlanResult
+	for _, r := range repos {
+		res, err := ctrl.PlanOnce(ctx, r.Name, wantApp)
+		if err != nil {
+			return err
+		}
+		all = append(all, res...)
+	}
+	changed, failed := false, false
+	for _, r := range all {
+		changed = changed || r.Changed
+		failed = failed || r.Error != ""
+	}
+	if *out == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(all); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range all {
+			switch {
+			case r.Error != "":
+				fmt.Fprintf(stdout, "%s/%s (%s): error: %s\n", r.Repo, r.App, r.Kind, r.Error)
+			case !r.Changed:
+				fmt.Fprintf(stdout, "%s/%s (%s): no changes\n", r.Repo, r.App, r.Kind)
+			default:
+				fmt.Fprintf(stdout, "%s/%s (%s): %s\n", r.Repo, r.App, r.Kind, r.Summary)
+				for _, c := range r.Changes {
+					fmt.Fprintf(stdout, "  %-8s %s\n", c.Action, c.Address)
+				}
+			}
+		}
+	}
+	switch {
+	case failed:
+		return exitCode(exitError)
+	case changed:
+		return exitCode(exitChanges)
+	}
+	return nil
+}
+
+// discardEvents is the Emitter of one-shot commands: they announce nothing.
+type discardEvents struct{}
+
+func (discardEvents) Emit(_ context.Context, category, action string, d notify.Data) notify.Event {
+	return notify.New("cli", category, action, d)
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/driftless/driftless/internal/client"
+	"github.com/driftless/driftless/notify"
+	"github.com/driftless/driftless/reconciler"
+)
+
+// cmdRemote runs the commands that talk to a daemon over its HTTP API.
+func cmdRemote(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags(cmd, stderr)
+	server := fs.String("server", envOr("DRIFTLESS_SERVER", "http://127.0.0.1:8080"), "daemon address (DRIFTLESS_SERVER)")
+	out := fs.String("o", "table", "output format: table or json")
+	to := fs.String("to", "", "rollback: the revision to roll back to")
+	previous := fs.Bool("previous", false, "rollback: the revision applied before the current one")
+	revert := fs.Bool("revert", false, "rollback: push a revert commit instead of pinning")
+	follow := fs.Bool("follow", false, "events: keep printing new events")
+	since := fs.Duration("since", 0, "events: only events newer than this (e.g. 1h)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := checkFormat(*out); err != nil {
+		return err
+	}
+	c := client.New(strings.TrimSuffix(*server, "/"), os.Getenv("DRIFTLESS_API_TOKEN"))
+	switch cmd {
+	case "apps":
+		if len(pos) != 0 {
+			return usagef("apps takes no arguments")
+		}
+		apps, err := c.Apps(ctx)
+		if err != nil {
+			return err
+		}
+		return client.PrintApps(stdout, apps, *out)
+	case "events":
+		if len(pos) != 0 {
+			return usagef("events takes no arguments")
+		}
+		return streamEvents(ctx, *server, *follow, *since, *out, stdout)
+	}
+	if len(pos) != 1 {
+		return usagef("%s takes one REPO/APP argument", cmd)
+	}
+	repo, app, ok := strings.Cut(pos[0], "/")
+	if !ok || repo == "" || app == "" || strings.Contains(app, "/") {
+		return usagef("%q is not REPO/APP", pos[0])
+	}
+	switch cmd {
+	case "history":
+		h, err := c.History(ctx, repo, app)
+		if err != nil {
+			return err
+		}
+		return client.PrintHistory(stdout, h, *out)
+	case "drift":
+		st, err := c.App(ctx, repo, app)
+		if err != nil {
+			return err
+		}
+		return client.PrintApps(stdout, []reconciler.AppState{st}, *out)
+	}
+	body := map[string]any{"caller": callerName()}
+	if cmd == "rollback" {
+		if (*to == "") == !*previous {
+			return usagef("rollback needs exactly one of --to REV and --previous")
+		}
+		body["to"], body["previous"], body["revert"] = *to, *previous, *revert
+	}
+	st, err := c.Act(ctx, repo, app, cmd, body)
+	if err != nil {
+		return err
+	}
+	if *out == "json" {
+		return client.PrintApps(stdout, []reconciler.AppState{st}, "json")
+	}
+	fmt.Fprintf(stdout, "%s/%s: %s accepted (status %s)\n", repo, app, cmd, st.Status)
+	return nil
+}
+
+// streamEvents prints the daemon's events (GET /api/v1/events, NDJSON).
+func streamEvents(ctx context.Context, server string, follow bool, since time.Duration, format string, w io.Writer) error {
+	q := url.Values{}
+	if follow {
+		q.Set("follow", "true")
+	}
+	if since > 0 {
+		q.Set("since", time.Now().Add(-since).UTC().Format(time.RFC3339))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(server, "/")+"/api/v1/events?"+q.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("reaching the daemon: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("events: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(line) == 0 {
+			continue
+		}
+		if format == "json" {
+			fmt.Fprintf(w, "%s\n", line)
+			continue
+		}
+		var ev notify.Event
+		if err := json.Unmarshal(line, &ev); err != nil {
+			continue
+		}
+		fmt.Fprintln(w, formatEvent(ev))
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return sc.Err()
+}
+
+// formatEvent is one human line per event.
+func formatEvent(ev notify.Event) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s  %-26s %-22s", ev.Time.Local().Format("15:04:05"), ev.Category()+"."+ev.Action(), ev.Subject)
+	if ev.Data.Revision != "" {
+		fmt.Fprintf(&b, " %s", client.Short(ev.Data.Revision))
+	}
+	if ev.Data.Summary != "" {
+		fmt.Fprintf(&b, "  %s", ev.Data.Summary)
+	}
+	if ev.Data.DurationMS > 0 {
+		fmt.Fprintf(&b, "  (%s)", (time.Duration(ev.Data.DurationMS) * time.Millisecond).Round(10*time.Millisecond))
+	}
+	if ev.Data.Error != "" {
+		fmt.Fprintf(&b, "  error: %s", firstLineOf(ev.Data.Error))
+	}
+	return b.String()
+}
+
+func firstLineOf(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func callerName() string {
+	if u := os.Getenv("USER"); u != "" {
+		return "cli:" + u
+	}
+	return "cli"
+}

@@ -1,0 +1,4 @@
+exports.handler = async () => ({
+  statusCode: 200,
+  body: process.env.GREETING || "hello",
+});
