@@ -15,6 +15,13 @@
 // store through a mutex-guarded handle of their own, so a fetch never
 // disturbs a plan reading an older Revision.
 //
+// Revert (`driftless rollback --revert`) writes one commit on top of the
+// remote branch head whose tree is an earlier commit's tree, with a "This
+// reverts commit <sha>." line per undone commit, and pushes it without
+// force (ErrNotAncestor, ErrNothingToRevert, ErrHeadMoved). Every Revision
+// carries the commits its message reverts (Reverts, from RevertedCommits),
+// so revert commits — ours or made by hand — are recognised as rollbacks.
+//
 // LocalTree gives the same view of a directory on disk, for `driftless
 // validate`. VerifyGitHubSignature checks push webhooks.
 package sources

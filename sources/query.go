@@ -30,6 +30,7 @@ func (r *Repo) revision(o *objStore, h plumbing.Hash) (*Revision, error) {
 		Time:        c.Author.When,
 		Message:     c.Message,
 		PR:          ParsePR(c.Message),
+		Reverts:     RevertedCommits(c.Message),
 		Tree:        newGitTreeFS(o, c.TreeHash, c.Author.When),
 	}, nil
 }

@@ -214,35 +214,9 @@ func (r *Repo) Poll(ctx context.Context) (rev *Revision, changed bool, err error
 }
 
 func (r *Repo) poll(ctx context.Context) (*Revision, bool, error) {
-	remoteHash, err := r.listBranch(ctx)
+	remoteHash, err := r.sync(ctx)
 	if err != nil {
 		return nil, false, err
-	}
-	local, err := r.w.Reference(r.ref)
-	if err != nil && !errors.Is(err, plumbing.ErrReferenceNotFound) {
-		return nil, false, fmt.Errorf("read local %s: %w", r.ref, err)
-	}
-	if local == nil || local.Hash() != remoteHash || !r.hasCommit(remoteHash) {
-		if r.hasCommit(remoteHash) {
-			// A commit fetched earlier (a force-push back, say): move the
-			// ref, no transfer needed.
-			if err := r.w.SetReference(plumbing.NewHashReference(r.ref, remoteHash)); err != nil {
-				return nil, false, fmt.Errorf("update %s: %w", r.ref, err)
-			}
-		} else {
-			if err := r.fetch(ctx); err != nil {
-				return nil, false, err
-			}
-			objs := newObjStore(r.cfg.Dir) // sees the new pack
-			r.mu.Lock()
-			r.objs = objs
-			r.mu.Unlock()
-			ref, err := r.w.Reference(r.ref)
-			if err != nil {
-				return nil, false, fmt.Errorf("read local %s after fetch: %w", r.ref, err)
-			}
-			remoteHash = ref.Hash() // the branch may have moved again meanwhile
-		}
 	}
 	rev, err := r.revision(r.store(), remoteHash)
 	if err != nil {
@@ -259,6 +233,45 @@ func (r *Repo) poll(ctx context.Context) (*Revision, bool, error) {
 		r.log.Debug("revision unchanged", "branch", r.cfg.Branch, "revision", rev.SHA)
 	}
 	return rev, changed, nil
+}
+
+// sync makes the local branch ref and object store match the remote branch
+// (one ref listing; a fetch only when its commit is not stored yet) and
+// returns the branch's commit. It leaves r.head alone: only Poll reports
+// revisions. r.pollMu must be held.
+func (r *Repo) sync(ctx context.Context) (plumbing.Hash, error) {
+	remoteHash, err := r.listBranch(ctx)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	local, err := r.w.Reference(r.ref)
+	if err != nil && !errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return plumbing.ZeroHash, fmt.Errorf("read local %s: %w", r.ref, err)
+	}
+	if local != nil && local.Hash() == remoteHash && r.hasCommit(remoteHash) {
+		return remoteHash, nil
+	}
+	if r.hasCommit(remoteHash) {
+		// A commit fetched earlier (a force-push back, say): move the ref,
+		// no transfer needed.
+		if err := r.w.SetReference(plumbing.NewHashReference(r.ref, remoteHash)); err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("update %s: %w", r.ref, err)
+		}
+		return remoteHash, nil
+	}
+	if err := r.fetch(ctx); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	objs := newObjStore(r.cfg.Dir) // sees the new pack
+	r.mu.Lock()
+	objs.head = r.objs.head // "the branch" stays the last Poll's head
+	r.objs = objs
+	r.mu.Unlock()
+	ref, err := r.w.Reference(r.ref)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read local %s after fetch: %w", r.ref, err)
+	}
+	return ref.Hash(), nil // the branch may have moved again meanwhile
 }
 
 // listBranch lists the remote's refs (one round trip) and returns the

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -73,7 +74,7 @@ func TestPollOverHTTP(t *testing.T) {
 		AuthorEmail: "ada@example.test", Message: "Add web (#41)\n\nBody.\n", PR: 41}
 	got := *rev
 	got.Tree, got.Time = nil, time.Time{}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Revision = %+v\nwant %+v", got, want)
 	}
 	if wantTime := time.Date(2024, 1, 1, 0, 0, 1, 0, time.UTC); !rev.Time.Equal(wantTime) {

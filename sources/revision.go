@@ -21,6 +21,10 @@ type Revision struct {
 	Time        time.Time `json:"time"`         // author time
 	Message     string    `json:"message"`      // full commit message
 	PR          int       `json:"pr,omitempty"` // pull request number, 0 when none
+	// Reverts lists the commits this one reverts, as named by its "This
+	// reverts commit <sha>." lines (full or abbreviated SHAs, in message
+	// order; see RevertedCommits). Non-empty marks a rollback.
+	Reverts []string `json:"reverts,omitempty"`
 	// Tree reads the repository at this commit. Paths are slash-separated
 	// and relative to the repository root.
 	Tree fs.FS `json:"-"`
