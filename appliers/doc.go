@@ -8,6 +8,11 @@
 // target is healthy and may roll itself back). Appliers are wired into the
 // reconciler explicitly by cmd/driftless; there is no global registry.
 //
+// Appliers that can check live state against the last applied desired
+// state without changing anything implement DriftDetector; IgnoredPath and
+// FilterDrift give them one meaning of ignore_drift patterns and one
+// canonical report order.
+//
 // Errors returned by appliers are classified with Stalled and Transient so
 // that the reconciler decides retries from an error's type, never its text.
 package appliers

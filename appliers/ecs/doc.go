@@ -41,6 +41,14 @@
 // rollback_on_failure, the service goes back to the previous task
 // definition and desired count, reported through the request's Observer.
 //
+// Drift (appliers.DriftDetector) compares the live service with the last
+// applied spec through the planner's own comparison, read-only, and names
+// what moved as attribute paths: task_definition,
+// task_definition.<field>, task_definition.containers.<name>[.image |
+// .environment.<VAR> | .secrets.<NAME> | .<field>] and desired_count (only
+// when desired_count is set); a deleted service is Action "create".
+// Variable values never appear.
+//
 // Errors: throttling is appliers.Transient; invalid task definitions,
 // missing clusters and failed deployments are appliers.Stalled; failed
 // deployments also wrap ErrRollout.

@@ -202,31 +202,68 @@ func (a *Applier) describeServices(ctx context.Context, cluster string, names []
 	return found, nil
 }
 
-func (a *Applier) planOne(ctx context.Context, req appliers.Request, s *Spec, svc *types.Service) (*appliers.Plan, error) {
-	addr := "ecs_service." + req.App
-	art := &artifact{Cluster: s.Cluster, Service: s.Service}
-	var desired []byte // canonical desired task definition
-	var target *liveTaskDef
+// comparison is how a live service differs from its spec, normalised as
+// the planner sees it: Plan turns it into a plan, Drift into a report.
+type comparison struct {
+	desired []byte       // canonical desired task definition
+	target  *liveTaskDef // the referenced revision, when task_definition names one
+	family  string
+	liveTD  *liveTaskDef // what the service runs; nil when it does not exist
+	// tdChanged: the service runs another revision than the referenced
+	// one, or a task definition whose canonical content differs.
+	tdChanged bool
+	// desiredChanged: desired_count is set and differs from the service's.
+	desiredChanged bool
+}
+
+// compare reads what it needs (task definitions, cached by ARN) and
+// compares svc (nil: the service does not exist) with s. It changes
+// nothing.
+func (a *Applier) compare(ctx context.Context, s *Spec, svc *types.Service) (*comparison, error) {
+	c := &comparison{}
 	if s.TaskDefinitionRef != "" {
 		td, err := a.describeTaskDef(ctx, s.TaskDefinitionRef)
 		if err != nil {
 			return nil, err
 		}
-		target, desired = td, td.Canonical
+		c.target, c.desired = td, td.Canonical
 	} else {
-		desired = s.TaskDefinition
+		c.desired = s.TaskDefinition
 	}
-	family, err := familyOf(desired)
-	if err != nil {
+	var err error
+	if c.family, err = familyOf(c.desired); err != nil {
 		return nil, err
 	}
-
-	var liveTD *liveTaskDef
-	var parts []string
-	var changes []appliers.Change
 	if svc != nil && aws.ToString(svc.Status) == "DRAINING" {
 		return nil, appliers.Transient(fmt.Errorf("service %s in cluster %s is being deleted (DRAINING)", s.Service, s.Cluster), 0)
 	}
+	if svc == nil {
+		c.tdChanged, c.desiredChanged = true, true
+		return c, nil
+	}
+	if c.liveTD, err = a.describeTaskDef(ctx, aws.ToString(svc.TaskDefinition)); err != nil {
+		return nil, err
+	}
+	if c.target != nil {
+		c.tdChanged = c.target.ARN != c.liveTD.ARN
+	} else {
+		c.tdChanged = !bytes.Equal(c.desired, c.liveTD.Canonical)
+	}
+	c.desiredChanged = s.DesiredCount != nil && *s.DesiredCount != svc.DesiredCount
+	return c, nil
+}
+
+func (a *Applier) planOne(ctx context.Context, req appliers.Request, s *Spec, svc *types.Service) (*appliers.Plan, error) {
+	addr := "ecs_service." + req.App
+	art := &artifact{Cluster: s.Cluster, Service: s.Service}
+	diff, err := a.compare(ctx, s, svc)
+	if err != nil {
+		return nil, err
+	}
+	desired, target, family, liveTD := diff.desired, diff.target, diff.family, diff.liveTD
+
+	var parts []string
+	var changes []appliers.Change
 	if svc == nil {
 		art.Create, art.TDChanged = true, true
 		if err := a.chooseTarget(ctx, art, target, desired, family); err != nil {
@@ -244,17 +281,8 @@ func (a *Applier) planOne(ctx context.Context, req appliers.Request, s *Spec, sv
 		parts = append(parts, fmt.Sprintf("create service %s in cluster %s with %s%s, desired count %d", s.Service, s.Cluster, what, imagesOf(desired), n))
 		changes = append(changes, appliers.Change{Address: addr, Action: "create"})
 	} else {
-		liveTD, err = a.describeTaskDef(ctx, aws.ToString(svc.TaskDefinition))
-		if err != nil {
-			return nil, err
-		}
 		art.PrevARN, art.PrevDesired = liveTD.ARN, svc.DesiredCount
-		switch {
-		case target != nil:
-			art.TDChanged = target.ARN != liveTD.ARN
-		default:
-			art.TDChanged = !bytes.Equal(desired, liveTD.Canonical)
-		}
+		art.TDChanged = diff.tdChanged
 		if art.TDChanged {
 			if err := a.chooseTarget(ctx, art, target, desired, family); err != nil {
 				return nil, err
@@ -268,7 +296,7 @@ func (a *Applier) planOne(ctx context.Context, req appliers.Request, s *Spec, sv
 		} else {
 			art.TargetARN = liveTD.ARN
 		}
-		if s.DesiredCount != nil && *s.DesiredCount != svc.DesiredCount {
+		if diff.desiredChanged {
 			art.SetDesired, art.DesiredChanged = s.DesiredCount, true
 			parts = append(parts, fmt.Sprintf("desired count %d → %d", svc.DesiredCount, *s.DesiredCount))
 			changes = append(changes, appliers.Change{Address: addr + ".desired_count", Action: "update"})

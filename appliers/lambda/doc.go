@@ -62,6 +62,15 @@
 // wrapping ErrRolledBack (Stalled when an alarm fired). At 100 the alias
 // points at the new version with no routing configuration.
 //
+// # Drift
+//
+// Drift (appliers.DriftDetector) runs the planner's comparison read-only
+// against the last applied spec and names what moved: code,
+// configuration.<attr> (runtime, handler, role, memory_size, timeout,
+// description), configuration.environment.<VAR> (names, never values) and
+// alias.<name>; a deleted function is Action "create". Unlike Plan it
+// checks the alias's version even when $LATEST drifted.
+//
 // Throttling and conflicting updates are Transient errors; invalid
 // parameters, missing resources and access denied are Stalled.
 package lambda

@@ -73,24 +73,21 @@ func (a *Applier) plan(ctx context.Context, req appliers.Request) (*appliers.Pla
 	if err != nil {
 		return nil, nil, err
 	}
-	art := &artifact{spec: s}
-	if s.CodeSource() == SourceZip {
-		if req.Tree == nil {
-			return nil, nil, appliers.Stalled(fmt.Errorf("lambda_function %s: no repository tree to zip %s from", req.App, s.ZipDir))
-		}
-		art.zip, art.codeSHA, err = ZipDir(req.Tree, s.ZipDir)
-		if err != nil {
-			return nil, nil, appliers.Stalled(fmt.Errorf("lambda_function %s: %w", req.App, err))
-		}
+	code, err := desiredCodeOf(req, s)
+	if err != nil {
+		return nil, nil, err
 	}
-
-	fn, err := a.api.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(s.FunctionName)})
+	art := &artifact{spec: s, zip: code.zip, codeSHA: code.sha}
+	seen, err := a.observe(ctx, req, s, code, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	art.live = seen.live
 	var changes []appliers.Change
 	var summary []string
 	addr := Kind + "." + req.App
 	aliasAddr := addr + ".alias." + s.Alias
-	switch {
-	case isNotFound(err):
+	if !seen.live.Exists {
 		art.create, art.alias = true, true
 		changes = append(changes,
 			appliers.Change{Address: addr, Action: "create"},
@@ -98,78 +95,26 @@ func (a *Applier) plan(ctx context.Context, req appliers.Request) (*appliers.Pla
 		summary = append(summary, fmt.Sprintf("create function %s from %s", s.FunctionName, describeCode(s, art.codeSHA)),
 			fmt.Sprintf("create alias %s on the first version", s.Alias))
 		return a.finish(req, art, changes, summary)
-	case err != nil:
-		return nil, nil, wrap(err, "lambda_function %s: get function %s", req.App, s.FunctionName)
 	}
-
-	cfg := fn.Configuration
-	if cfg == nil {
-		return nil, nil, fmt.Errorf("lambda_function %s: get function %s: no configuration in the answer", req.App, s.FunctionName)
-	}
-	art.live = liveState{
-		Exists:      true,
-		FunctionArn: aws.ToString(cfg.FunctionArn),
-		CodeSha256:  aws.ToString(cfg.CodeSha256),
-		RevisionID:  aws.ToString(cfg.RevisionId),
-		SourceTag:   fn.Tags[TagCodeSource],
-		SHATag:      fn.Tags[TagCodeSHA],
-		Config:      configHash(cfg),
-	}
-	if fn.Code != nil {
-		art.live.ImageURI = aws.ToString(fn.Code.ImageUri)
-	}
-	if err := checkPackageType(s, cfg.PackageType); err != nil {
-		return nil, nil, appliers.Stalled(fmt.Errorf("lambda_function %s: %w", req.App, err))
-	}
-	code := desiredCode{zip: art.zip, sha: art.codeSHA}
-	if why := codeDiff(s, code, cfg, fn.Code, fn.Tags); why != "" {
+	if seen.codeWhy != "" {
 		art.code = true
 		changes = append(changes, appliers.Change{Address: addr + ".code", Action: "update"})
-		summary = append(summary, "update code: "+why)
+		summary = append(summary, "update code: "+seen.codeWhy)
 	}
-	if diffs := configDiff(s, cfg); len(diffs) > 0 {
+	if len(seen.config) > 0 {
 		art.config = true
 		changes = append(changes, appliers.Change{Address: addr + ".configuration", Action: "update"})
-		summary = append(summary, "update configuration: "+strings.Join(diffs, ", "))
+		summary = append(summary, "update configuration: "+strings.Join(diffTexts(seen.config), ", "))
 	}
-
-	al, err := a.api.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(s.FunctionName), Name: aws.String(s.Alias)})
-	switch {
-	case isNotFound(err):
+	if !seen.live.AliasExists {
 		art.alias = true
 		changes = append(changes, appliers.Change{Address: aliasAddr, Action: "create"})
 		summary = append(summary, fmt.Sprintf("create alias %s", s.Alias))
 		return a.finish(req, art, changes, summary)
-	case err != nil:
-		return nil, nil, wrap(err, "lambda_function %s: get alias %s", req.App, s.Alias)
 	}
-	art.live.AliasExists = true
-	art.live.AliasVersion = aws.ToString(al.FunctionVersion)
-	if al.RoutingConfig != nil && len(al.RoutingConfig.AdditionalVersionWeights) > 0 {
-		art.live.AliasWeights = al.RoutingConfig.AdditionalVersionWeights
-	}
-	why := ""
-	switch {
-	case art.code || art.config:
+	why := seen.aliasWhy
+	if art.code || art.config {
 		why = fmt.Sprintf("from version %s to the new version%s", art.live.AliasVersion, stepsText(s))
-	case len(art.live.AliasWeights) > 0:
-		why = fmt.Sprintf("clear the routing weights left on it (%s)", weightsText(art.live.AliasWeights))
-	case art.live.AliasVersion == "$LATEST":
-		why = "from $LATEST to a published version"
-	default:
-		// Code and configuration of $LATEST match: does the version the
-		// alias points at match too? Its code does when its CodeSha256 is
-		// $LATEST's (a version's own Code.ImageUri is not trusted: moto
-		// reports $LATEST's for every version).
-		v, err := a.api.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(s.FunctionName), Qualifier: aws.String(art.live.AliasVersion)})
-		if err != nil {
-			return nil, nil, wrap(err, "lambda_function %s: get version %s", req.App, art.live.AliasVersion)
-		}
-		vcfg := configOf(v)
-		sameCode := aws.ToString(vcfg.CodeSha256) == art.live.CodeSha256 && slices.Equal(archStrings(vcfg.Architectures), archStrings(cfg.Architectures))
-		if !sameCode || len(configDiff(s, vcfg)) > 0 {
-			why = fmt.Sprintf("from version %s, which does not match the desired code and configuration, to a version that does%s", art.live.AliasVersion, stepsText(s))
-		}
 	}
 	if why != "" {
 		art.alias = true
@@ -180,6 +125,124 @@ func (a *Applier) plan(ctx context.Context, req appliers.Request) (*appliers.Pla
 		summary = append(summary, fmt.Sprintf("function %s is up to date (alias %s on version %s)", s.FunctionName, s.Alias, art.live.AliasVersion))
 	}
 	return a.finish(req, art, changes, summary)
+}
+
+// observation is what Plan and Drift read of a function and how it differs
+// from the spec: one comparison shared by both.
+type observation struct {
+	live    liveState  // Exists false: the function does not exist
+	codeWhy string     // why $LATEST's code differs from the spec; "" it does not
+	config  []attrDiff // configuration attributes of $LATEST that differ
+	// aliasWhy says why the alias (which exists: live.AliasExists) needs
+	// moving for a reason of its own — routing weights, $LATEST, or a
+	// version that does not match the spec; "" when it does not, or when
+	// the check was skipped (see observe).
+	aliasWhy string
+}
+
+// observe reads the function, its alias and the version the alias points
+// at, and compares them with s. When code or configuration differ the
+// planner moves the alias anyway, so unless aliasAlways is set the
+// version's check (one more call) is skipped then. It changes nothing.
+func (a *Applier) observe(ctx context.Context, req appliers.Request, s *Spec, code desiredCode, aliasAlways bool) (*observation, error) {
+	o := &observation{}
+	fn, err := a.api.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(s.FunctionName)})
+	switch {
+	case isNotFound(err):
+		return o, nil
+	case err != nil:
+		return nil, wrap(err, "lambda_function %s: get function %s", req.App, s.FunctionName)
+	}
+	cfg := fn.Configuration
+	if cfg == nil {
+		return nil, fmt.Errorf("lambda_function %s: get function %s: no configuration in the answer", req.App, s.FunctionName)
+	}
+	o.live = liveState{
+		Exists:      true,
+		FunctionArn: aws.ToString(cfg.FunctionArn),
+		CodeSha256:  aws.ToString(cfg.CodeSha256),
+		RevisionID:  aws.ToString(cfg.RevisionId),
+		SourceTag:   fn.Tags[TagCodeSource],
+		SHATag:      fn.Tags[TagCodeSHA],
+		Config:      configHash(cfg),
+	}
+	if fn.Code != nil {
+		o.live.ImageURI = aws.ToString(fn.Code.ImageUri)
+	}
+	if err := checkPackageType(s, cfg.PackageType); err != nil {
+		return nil, appliers.Stalled(fmt.Errorf("lambda_function %s: %w", req.App, err))
+	}
+	o.codeWhy = codeDiff(s, code, cfg, fn.Code, fn.Tags)
+	o.config = configDiffs(s, cfg)
+
+	al, err := a.api.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(s.FunctionName), Name: aws.String(s.Alias)})
+	switch {
+	case isNotFound(err):
+		return o, nil
+	case err != nil:
+		return nil, wrap(err, "lambda_function %s: get alias %s", req.App, s.Alias)
+	}
+	o.live.AliasExists = true
+	o.live.AliasVersion = aws.ToString(al.FunctionVersion)
+	if al.RoutingConfig != nil && len(al.RoutingConfig.AdditionalVersionWeights) > 0 {
+		o.live.AliasWeights = al.RoutingConfig.AdditionalVersionWeights
+	}
+	latestMatches := o.codeWhy == "" && len(o.config) == 0
+	switch {
+	case !latestMatches && !aliasAlways:
+	case len(o.live.AliasWeights) > 0:
+		o.aliasWhy = fmt.Sprintf("clear the routing weights left on it (%s)", weightsText(o.live.AliasWeights))
+	case o.live.AliasVersion == "$LATEST":
+		o.aliasWhy = "from $LATEST to a published version"
+	default:
+		v, err := a.api.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(s.FunctionName), Qualifier: aws.String(o.live.AliasVersion)})
+		if err != nil {
+			return nil, wrap(err, "lambda_function %s: get version %s", req.App, o.live.AliasVersion)
+		}
+		vcfg := configOf(v)
+		if !versionCodeMatches(s, code, cfg, o.codeWhy == "", fn.Tags, vcfg) || len(configDiffs(s, vcfg)) > 0 {
+			o.aliasWhy = fmt.Sprintf("from version %s, which does not match the desired code and configuration, to a version that does%s", o.live.AliasVersion, stepsText(s))
+		}
+	}
+	return o, nil
+}
+
+// versionCodeMatches says whether the code of a published version v is
+// the desired code. When $LATEST's code (latest) is the desired code, v's
+// is when its CodeSha256 and architectures are $LATEST's (a version's own
+// Code.ImageUri is not trusted: moto reports $LATEST's for every version).
+// Otherwise (only Drift asks then) v is compared with the desired code
+// itself where that can be told from its configuration: the zip's SHA-256,
+// or the SHA-256 the S3 deploy recorded in its tag; an image version's
+// code cannot, and counts as matching.
+func versionCodeMatches(s *Spec, want desiredCode, latest *types.FunctionConfiguration, latestMatches bool, tags map[string]string, v *types.FunctionConfiguration) bool {
+	sha := aws.ToString(v.CodeSha256)
+	if latestMatches {
+		return sha == aws.ToString(latest.CodeSha256) && slices.Equal(archStrings(v.Architectures), archStrings(latest.Architectures))
+	}
+	switch s.CodeSource() {
+	case SourceZip:
+		return codeDiff(s, want, v, nil, nil) == ""
+	case SourceS3:
+		return sha == tags[TagCodeSHA]
+	}
+	return true
+}
+
+// desiredCodeOf zips zip_dir from the request's tree; empty for other
+// code sources.
+func desiredCodeOf(req appliers.Request, s *Spec) (desiredCode, error) {
+	if s.CodeSource() != SourceZip {
+		return desiredCode{}, nil
+	}
+	if req.Tree == nil {
+		return desiredCode{}, appliers.Stalled(fmt.Errorf("lambda_function %s: no repository tree to zip %s from", req.App, s.ZipDir))
+	}
+	zip, sha, err := ZipDir(req.Tree, s.ZipDir)
+	if err != nil {
+		return desiredCode{}, appliers.Stalled(fmt.Errorf("lambda_function %s: %w", req.App, err))
+	}
+	return desiredCode{zip: zip, sha: sha}, nil
 }
 
 func (a *Applier) finish(req appliers.Request, art *artifact, changes []appliers.Change, summary []string) (*appliers.Plan, *artifact, error) {
@@ -284,13 +347,20 @@ func archStrings(as []types.Architecture) []string {
 	return out
 }
 
-// configDiff lists the configuration attributes of cfg that differ from the
-// spec. Environment values are not shown, only the names that changed.
-func configDiff(s *Spec, cfg *types.FunctionConfiguration) []string {
-	var d []string
+// attrDiff is one configuration attribute that differs from the spec.
+type attrDiff struct {
+	attr string   // runtime, handler, role, memory_size, timeout, environment, description
+	vars []string // environment: the names of the variables added, removed or changed
+	text string   // for people; never an environment value
+}
+
+// configDiffs lists the configuration attributes of cfg that differ from
+// the spec. Environment values are not shown, only the names that changed.
+func configDiffs(s *Spec, cfg *types.FunctionConfiguration) []attrDiff {
+	var d []attrDiff
 	str := func(name, live, want string) {
 		if live != want {
-			d = append(d, fmt.Sprintf("%s %s → %s", name, orNone(live), orNone(want)))
+			d = append(d, attrDiff{attr: name, text: fmt.Sprintf("%s %s → %s", name, orNone(live), orNone(want))})
 		}
 	}
 	if s.CodeSource() != SourceImage {
@@ -299,43 +369,50 @@ func configDiff(s *Spec, cfg *types.FunctionConfiguration) []string {
 	}
 	str("role", aws.ToString(cfg.Role), s.Role)
 	if m := aws.ToInt32(cfg.MemorySize); m != s.MemorySize {
-		d = append(d, fmt.Sprintf("memory_size %d → %d", m, s.MemorySize))
+		d = append(d, attrDiff{attr: "memory_size", text: fmt.Sprintf("memory_size %d → %d", m, s.MemorySize)})
 	}
 	if t := aws.ToInt32(cfg.Timeout); t != s.Timeout {
-		d = append(d, fmt.Sprintf("timeout %d → %d", t, s.Timeout))
+		d = append(d, attrDiff{attr: "timeout", text: fmt.Sprintf("timeout %d → %d", t, s.Timeout)})
 	}
 	var liveEnv map[string]string
 	if cfg.Environment != nil {
 		liveEnv = cfg.Environment.Variables
 	}
-	if names := envDiff(liveEnv, s.Environment); len(names) > 0 {
-		d = append(d, "environment ("+strings.Join(names, ", ")+")")
+	if names, texts := envDiff(liveEnv, s.Environment); len(names) > 0 {
+		d = append(d, attrDiff{attr: "environment", vars: names, text: "environment (" + strings.Join(texts, ", ") + ")"})
 	}
 	if aws.ToString(cfg.Description) != s.Description {
-		d = append(d, "description")
+		d = append(d, attrDiff{attr: "description", text: "description"})
 	}
 	return d
 }
 
-// envDiff names the variables added, removed or changed; nil and empty
-// maps are equal.
-func envDiff(live, want map[string]string) []string {
-	var out []string
+func diffTexts(d []attrDiff) []string {
+	out := make([]string, len(d))
+	for i, a := range d {
+		out[i] = a.text
+	}
+	return out
+}
+
+// envDiff names the variables added, removed or changed (names), and says
+// how for people (texts: "NAME added"); nil and empty maps are equal.
+func envDiff(live, want map[string]string) (names, texts []string) {
 	for _, k := range slices.Sorted(maps.Keys(want)) {
 		lv, ok := live[k]
 		switch {
 		case !ok:
-			out = append(out, k+" added")
+			names, texts = append(names, k), append(texts, k+" added")
 		case lv != want[k]:
-			out = append(out, k+" changed")
+			names, texts = append(names, k), append(texts, k+" changed")
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(live)) {
 		if _, ok := want[k]; !ok {
-			out = append(out, k+" removed")
+			names, texts = append(names, k), append(texts, k+" removed")
 		}
 	}
-	return out
+	return names, texts
 }
 
 func describeCode(s *Spec, sha string) string {
