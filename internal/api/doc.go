@@ -7,7 +7,8 @@
 //	GET  /healthz                                 200 "ok" while the process serves
 //	GET  /readyz                                  200 "ok", or 503 with the reason
 //	GET  /metrics                                 Prometheus exposition of the registry
-//	GET  /                                        status page (HTML; a placeholder)
+//	GET  /                                        status page: every app (HTML)
+//	GET  /apps/{repo}/{app}                       status page of one app: state, last plan, history (HTML)
 //	GET  /api/v1/apps                             list of app objects
 //	GET  /api/v1/apps/{repo}/{app}                one app object
 //	GET  /api/v1/apps/{repo}/{app}/history        deploy records, as the controller orders them
@@ -33,6 +34,12 @@
 // X-Hub-Signature-256 is verified with that repo's webhook_secret (401 if
 // missing or wrong, 403 when the repo has no secret) and the repo is polled
 // at once (202). Pushes for other repos or branches get 202 "ignored".
+//
+// The status pages are rendered on the server with html/template from the
+// embedded templates/*.html (every value escaped), reload themselves every
+// 10 s, need no JavaScript and load nothing else: their one inline stylesheet
+// is allowed by its hash in the Content-Security-Policy. An unknown app gets
+// a 404 HTML page.
 //
 // Each request is logged at debug level (method, path, status, duration);
 // headers, and so the API token, are never logged.

@@ -109,6 +109,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", metrics)
 	s.mux.HandleFunc("GET /{$}", s.statusPage)
+	s.mux.HandleFunc("GET /apps/{repo}/{app}", s.appStatusPage)
 	s.mux.HandleFunc("GET /api/v1/apps", s.listApps)
 	s.mux.HandleFunc("GET /api/v1/apps/{repo}/{app}", s.getApp)
 	s.mux.HandleFunc("GET /api/v1/apps/{repo}/{app}/history", s.history)
