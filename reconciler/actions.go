@@ -63,7 +63,7 @@ func (c *Controller) Act(ctx context.Context, a Action) (AppState, error) {
 	log := c.log.With("repo", a.Repo, "app", a.App, "action", a.Action, "caller", a.Caller)
 	switch a.Action {
 	case "reconcile":
-		rs.force(a.App, ReasonManual)
+		rs.force(a.App, ReasonManual, a.Caller)
 	case "suspend", "resume":
 		st, err = c.opt.Store.Update(ctx, a.Repo, a.App, func(s *AppState) error {
 			s.Suspended = a.Action == "suspend"
@@ -80,15 +80,30 @@ func (c *Controller) Act(ctx context.Context, a Action) (AppState, error) {
 		}
 		c.setStatus(st.Repo, st.App, st.Status)
 		if a.Action == "resume" {
-			rs.force(a.App, ReasonManual)
+			rs.force(a.App, ReasonManual, a.Caller)
 		}
 	case "approve":
 		if err := c.checkApproval(st); err != nil {
 			return st, err
 		}
-		rs.force(a.App, ReasonApproved)
-	case "rollback", "unpin":
-		return st, fmt.Errorf("%w: %s is not supported by this version of driftless", ErrBadRequest, a.Action)
+		rs.force(a.App, ReasonApproved, a.Caller)
+	case "rollback":
+		if (a.To == "") == !a.Previous {
+			return st, fmt.Errorf("%w: rollback needs exactly one of to and previous", ErrBadRequest)
+		}
+		st, err = c.rollback(ctx, rs, st, a)
+		if err != nil {
+			return st, err
+		}
+	case "unpin":
+		if st.PinnedRevision == "" {
+			return st, fmt.Errorf("%w: %s/%s is not pinned", ErrConflict, a.Repo, a.App)
+		}
+		st, err = c.unpin(ctx, rs, a.Repo, a.App, "unpin requested by "+a.Caller)
+		if err != nil {
+			return st, err
+		}
+		rs.force(a.App, ReasonManual, a.Caller)
 	default:
 		return st, fmt.Errorf("%w: unknown action %q", ErrBadRequest, a.Action)
 	}

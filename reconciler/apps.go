@@ -93,14 +93,19 @@ func (c *Controller) reconcileApps(ctx context.Context, rs *repoState) {
 
 func (c *Controller) markBlocked(ctx context.Context, rs *repoState, app *manifest.App, dep string) {
 	msg := fmt.Sprintf("waiting for dependency %q", dep)
+	cur, err := c.opt.Store.Get(ctx, rs.cfg.Name, app.Name)
+	if err == nil && cur.Kind == app.Kind && cur.DesiredRevision == rs.rev.SHA &&
+		(cur.AppliedRevision == rs.rev.SHA || cur.Status == StatusFailed || cur.Suspended || cur.LastError == msg) {
+		return // nothing to record: do not rewrite the state on every tick
+	}
 	st, err := c.opt.Store.Update(ctx, rs.cfg.Name, app.Name, func(st *AppState) error {
 		st.Kind = app.Kind
 		st.DesiredRevision = rs.rev.SHA
 		if st.AppliedRevision != rs.rev.SHA && st.Status != StatusFailed && !st.Suspended {
 			st.Status = StatusOutOfSync
 			st.LastError = msg
-			st.UpdatedAt = c.opt.Now().UTC()
 		}
+		st.UpdatedAt = c.opt.Now().UTC()
 		return nil
 	})
 	if err == nil {
@@ -119,10 +124,28 @@ func (c *Controller) reconcileApp(ctx context.Context, rs *repoState, d *manifes
 		return outcomeBlocked
 	}
 	st.Repo, st.App = repo, app.Name
-	reason, forced := rs.takeForced(app.Name)
+	reason, caller, forced := rs.takeForced(app.Name)
+	if st.PinnedRevision != "" && reason == ReasonRollback {
+		caller = st.PinnedBy
+	}
+	ctx = withCaller(ctx, caller)
 	if st.Suspended {
-		c.save(ctx, st, func(s *AppState) { s.Kind = app.Kind; s.DesiredRevision = rev.SHA; s.Status = StatusSuspended })
+		if st.Status != StatusSuspended || st.DesiredRevision != rev.SHA || st.Kind != app.Kind {
+			c.save(ctx, st, func(s *AppState) { s.Kind = app.Kind; s.DesiredRevision = rev.SHA; s.Status = StatusSuspended })
+		}
 		return outcomeReady
+	}
+	if st.PinnedRevision != "" {
+		if !c.pinReleased(ctx, rs, st, rev.SHA) {
+			return c.reconcilePinned(ctx, rs, app, st, forced, log)
+		}
+		st, err = c.unpin(ctx, rs, repo, app.Name, "a commit newer than the quarantined head landed")
+		if err != nil {
+			return outcomeBlocked
+		}
+	}
+	if reason == "" && len(rev.Reverts) > 0 {
+		reason = ReasonRevert
 	}
 
 	spec, derr := c.decode(ctx, rs, d, rev, app)
@@ -203,13 +226,18 @@ func (c *Controller) deploy(ctx context.Context, rs *repoState, rev *sources.Rev
 			clearFailure(s)
 		})
 		c.count(repo, app.Name, "noop")
+		if reason == ReasonRollback {
+			d := c.appData(rs, rev, app, st, deployID, reason)
+			d.Summary = "no changes: live state already matches " + rev.Short()
+			c.opt.Events.Emit(ctx, notify.CatRollback, notify.ActSucceeded, d)
+		}
 		return outcomeReady
 	}
 	base := c.appData(rs, rev, app, st, deployID, reason)
 	ready := base
 	ready.Summary, ready.Changes, ready.PlanID = plan.Summary, plan.Changes, plan.ID
 	c.opt.Events.Emit(ctx, notify.CatPlan, notify.ActReady, ready)
-	if ar, ok := spec.(ApprovalRequirer); ok && ar.ApprovalRequired() {
+	if ar, ok := spec.(ApprovalRequirer); ok && ar.ApprovalRequired() && reason != ReasonRollback {
 		c.setPending(repo, app.Name, &pendingPlan{plan: plan, req: req, specHash: hash, rev: rev})
 		log.Info("plan awaits approval", "summary", plan.Summary, "plan_id", plan.ID)
 		c.save(ctx, st, func(s *AppState) {
@@ -228,13 +256,13 @@ func (c *Controller) apply(ctx context.Context, rs *repoState, rev *sources.Revi
 	req appliers.Request, plan *appliers.Plan, rec *PlanRecord, hash, reason string, base notify.Data, start time.Time, log *slog.Logger) outcome {
 	repo := rs.cfg.Name
 	dep := &DeployRecord{ID: req.DeployID, Revision: rev.SHA, Author: rev.Author, PR: rev.PR, Reason: reason,
-		StartedAt: c.opt.Now().UTC(), Changes: plan.Changes, Replica: c.opt.Instance}
+		StartedAt: c.opt.Now().UTC(), Changes: plan.Changes, Replica: c.opt.Instance, Caller: callerOf(ctx)}
 	c.save(ctx, st, func(s *AppState) {
 		s.Kind, s.DesiredRevision, s.Status, s.LastPlan, s.InFlight = app.Kind, rev.SHA, StatusProgressing, rec, dep
 	})
 	started := base
 	started.Summary, started.Changes, started.PlanID = plan.Summary, plan.Changes, plan.ID
-	c.opt.Events.Emit(ctx, notify.CatDeploy, notify.ActStarted, started)
+	c.opt.Events.Emit(ctx, deployCategory(reason), notify.ActStarted, started)
 	log.Info("applying", "summary", plan.Summary)
 	req.Observer = &observer{c: c, ctx: ctx, base: started, log: log}
 	res, err := c.opt.Loader.Applier(app.Kind).Apply(ctx, req, plan)
@@ -258,7 +286,7 @@ func (c *Controller) apply(ctx context.Context, rs *repoState, rev *sources.Revi
 	c.history(ctx, repo, app.Name, *dep)
 	done := started
 	done.Changes, done.DurationMS = dep.Changes, dur.Milliseconds()
-	c.opt.Events.Emit(ctx, notify.CatDeploy, notify.ActSucceeded, done)
+	c.opt.Events.Emit(ctx, deployCategory(reason), notify.ActSucceeded, done)
 	log.Info("deploy succeeded", "duration_ms", dur.Milliseconds())
 	c.count(repo, app.Name, "succeeded")
 	if m := c.metrics(); m != nil {
@@ -289,7 +317,7 @@ func (c *Controller) fail(ctx context.Context, rs *repoState, rev *sources.Revis
 	var dep *DeployRecord
 	if deployID != "" {
 		dep = &DeployRecord{ID: deployID, Revision: rev.SHA, Author: rev.Author, PR: rev.PR, Reason: reason,
-			StartedAt: start.UTC(), FinishedAt: c.opt.Now().UTC(), Outcome: "failed", Error: msg, Replica: c.opt.Instance}
+			StartedAt: start.UTC(), FinishedAt: c.opt.Now().UTC(), Outcome: "failed", Error: msg, Replica: c.opt.Instance, Caller: callerOf(ctx)}
 		if st.InFlight != nil {
 			dep.StartedAt, dep.Changes = st.InFlight.StartedAt, st.InFlight.Changes
 		}
@@ -317,7 +345,7 @@ func (c *Controller) fail(ctx context.Context, rs *repoState, rev *sources.Revis
 	if !start.IsZero() {
 		data.DurationMS = c.opt.Now().Sub(start).Milliseconds()
 	}
-	c.opt.Events.Emit(ctx, notify.CatDeploy, notify.ActFailed, data)
+	c.opt.Events.Emit(ctx, deployCategory(reason), notify.ActFailed, data)
 }
 
 // decode resolves the app's references and decodes its spec.
@@ -453,6 +481,21 @@ func (c *Controller) count(repo, app, result string) {
 	if m := c.metrics(); m != nil {
 		m.Reconciles.WithLabelValues(repo, app, result).Inc()
 	}
+}
+
+type callerKey struct{}
+
+// withCaller records who asked for a manual action, for history and events.
+func withCaller(ctx context.Context, caller string) context.Context {
+	if caller == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, callerKey{}, caller)
+}
+
+func callerOf(ctx context.Context) string {
+	s, _ := ctx.Value(callerKey{}).(string)
+	return s
 }
 
 func (c *Controller) appData(rs *repoState, rev *sources.Revision, app *manifest.App, st AppState, deployID, reason string) notify.Data {

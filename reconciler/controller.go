@@ -22,6 +22,13 @@ type Source interface {
 	Poll(ctx context.Context) (*sources.Revision, bool, error)
 	Revision(ctx context.Context, rev string) (*sources.Revision, error)
 	ChangedPaths(ctx context.Context, from, to string) ([]string, error)
+	IsAncestor(ctx context.Context, a, b string) (bool, error)
+}
+
+// Reverter is implemented by sources that can push a revert commit
+// (driftless rollback --revert).
+type Reverter interface {
+	Revert(ctx context.Context, opts sources.RevertOptions) (*sources.Revision, error)
 }
 
 // Emitter publishes events; it must not lose them (see notify.Publisher).

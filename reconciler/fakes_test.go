@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -53,7 +54,7 @@ func (s *fakeSource) commit(msg string, changes map[string]string) string {
 			files[k] = v
 		}
 	}
-	sha := fmt.Sprintf("%040d", len(s.commits)+1)
+	sha := fmt.Sprintf("%07x%033d", len(s.commits)+0xa000001, len(s.commits)+1)
 	m := fstest.MapFS{}
 	for k, v := range files {
 		m[k] = &fstest.MapFile{Data: []byte(v)}
@@ -78,10 +79,20 @@ func (s *fakeSource) Poll(context.Context) (*sources.Revision, bool, error) {
 func (s *fakeSource) Revision(_ context.Context, rev string) (*sources.Revision, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var found *sources.Revision
 	for _, c := range s.commits {
 		if c.SHA == rev {
 			return c, nil
 		}
+		if len(rev) >= 4 && strings.HasPrefix(c.SHA, rev) {
+			if found != nil {
+				return nil, errors.New("ambiguous revision")
+			}
+			found = c
+		}
+	}
+	if found != nil {
+		return found, nil
 	}
 	return nil, errors.New("unknown revision")
 }
@@ -322,4 +333,48 @@ func (f *fakeStack) tamper(app, content string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.live[app] = content
+}
+
+// IsAncestor: the fake's history is linear.
+func (s *fakeSource) IsAncestor(_ context.Context, a, b string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ia, ib := -1, -1
+	for i, c := range s.commits {
+		if c.SHA == a {
+			ia = i
+		}
+		if c.SHA == b {
+			ib = i
+		}
+	}
+	if ia < 0 || ib < 0 {
+		return false, errors.New("unknown revision")
+	}
+	return ia <= ib, nil
+}
+
+// Revert commits the tree of opts.To on top of the head, as sources.Repo does.
+func (s *fakeSource) Revert(_ context.Context, opts sources.RevertOptions) (*sources.Revision, error) {
+	s.mu.Lock()
+	files := s.files[opts.To]
+	head := s.commits[s.head].SHA
+	s.mu.Unlock()
+	if files == nil {
+		return nil, errors.New("unknown revision")
+	}
+	changes := map[string]string{}
+	for k := range s.files[head] {
+		changes[k] = "" // delete everything, then restore To's files
+	}
+	for k, v := range files {
+		changes[k] = v
+	}
+	sha := s.commit("Revert to "+opts.To[:7]+"\n\nThis reverts commit "+head+".", changes)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rev := s.commits[s.head]
+	rev.Reverts = []string{head}
+	_ = sha
+	return rev, nil
 }

@@ -27,23 +27,32 @@ type repoState struct {
 
 	fmu     sync.Mutex
 	forced  map[string]string // app → reason, consumed by the next sync
+	callers map[string]string // app → who asked for the forced action
 	retryAt map[string]time.Time
 	scanned map[string]time.Time // app → last drift scan (guarded by mu)
+	loaded  map[string]*manifest.Desired // older revisions' desired state (guarded by fmu)
 	started time.Time            // first drift scans are one interval after start
 }
 
-func (rs *repoState) force(app, reason string) {
+func (rs *repoState) force(app, reason, caller string) {
 	rs.fmu.Lock()
 	defer rs.fmu.Unlock()
 	rs.forced[app] = reason
+	if rs.callers == nil {
+		rs.callers = map[string]string{}
+	}
+	rs.callers[app] = caller
 }
 
-func (rs *repoState) takeForced(app string) (string, bool) {
+// takeForced consumes a forced action: its reason and who asked.
+func (rs *repoState) takeForced(app string) (reason, caller string, ok bool) {
 	rs.fmu.Lock()
 	defer rs.fmu.Unlock()
-	r, ok := rs.forced[app]
+	reason, ok = rs.forced[app]
+	caller = rs.callers[app]
 	delete(rs.forced, app)
-	return r, ok
+	delete(rs.callers, app)
+	return reason, caller, ok
 }
 
 func (rs *repoState) setRetry(app string, at time.Time) {

@@ -28,6 +28,12 @@ type AppState struct {
 	DesiredRevision string    `json:"desired_revision"`
 	AppliedRevision string    `json:"applied_revision"`
 	PinnedRevision  string    `json:"pinned_revision"`
+	// PinnedFrom is the branch head when the app was pinned: the commits
+	// after the pinned revision up to it are quarantined for this app, which
+	// follows the branch again when a newer commit lands.
+	PinnedFrom string    `json:"pinned_from,omitempty"`
+	PinnedBy   string    `json:"pinned_by,omitempty"`
+	PinnedAt   time.Time `json:"pinned_at,omitempty"`
 	Suspended       bool      `json:"suspended"`
 	LastError       string    `json:"last_error"`
 	UpdatedAt       time.Time `json:"updated_at"`
@@ -79,6 +85,7 @@ type DeployRecord struct {
 	Author     string            `json:"author,omitempty"`
 	PR         int               `json:"pr,omitempty"`
 	Reason     string            `json:"reason,omitempty"`
+	Caller     string            `json:"caller,omitempty"` // who asked, for manual actions
 	StartedAt  time.Time         `json:"started_at"`
 	FinishedAt time.Time         `json:"finished_at,omitempty"`
 	Outcome    string            `json:"outcome,omitempty"` // succeeded, failed, interrupted

@@ -18,9 +18,9 @@ import (
 func Functions(tree fs.FS) map[string]function.Function {
 	return map[string]function.Function{
 		"abs": stdlib.AbsoluteFunc, "ceil": stdlib.CeilFunc, "floor": stdlib.FloorFunc,
-		"max": stdlib.MaxFunc, "min": stdlib.MinFunc, "parseint": stdlib.ParseIntFunc,
+		"max": stdlib.MaxFunc, "min": stdlib.MinFunc, "parseint": checkedNumbers(stdlib.ParseIntFunc),
 		"chomp": stdlib.ChompFunc, "format": stdlib.FormatFunc, "formatlist": stdlib.FormatListFunc,
-		"indent": stdlib.IndentFunc, "join": stdlib.JoinFunc, "lower": stdlib.LowerFunc,
+		"indent": indentFunc, "join": stdlib.JoinFunc, "lower": stdlib.LowerFunc,
 		"upper": stdlib.UpperFunc, "replace": stdlib.ReplaceFunc, "regex": stdlib.RegexFunc,
 		"regexall": stdlib.RegexAllFunc, "split": stdlib.SplitFunc, "strlen": stdlib.StrlenFunc,
 		"substr": stdlib.SubstrFunc, "title": stdlib.TitleFunc, "trim": stdlib.TrimFunc,
@@ -32,9 +32,9 @@ func Functions(tree fs.FS) map[string]function.Function {
 		"length": stdlib.LengthFunc, "lookup": stdlib.LookupFunc, "merge": stdlib.MergeFunc,
 		"range": stdlib.RangeFunc, "reverse": stdlib.ReverseListFunc, "slice": stdlib.SliceFunc,
 		"sort": stdlib.SortFunc, "values": stdlib.ValuesFunc, "zipmap": stdlib.ZipmapFunc,
-		"jsondecode": stdlib.JSONDecodeFunc, "jsonencode": stdlib.JSONEncodeFunc,
+		"jsondecode": checkedNumbers(stdlib.JSONDecodeFunc), "jsonencode": stdlib.JSONEncodeFunc,
 		"csvdecode": stdlib.CSVDecodeFunc,
-		"tostring":  stdlib.MakeToFunc(cty.String), "tonumber": stdlib.MakeToFunc(cty.Number),
+		"tostring":  stdlib.MakeToFunc(cty.String), "tonumber": checkedNumbers(stdlib.MakeToFunc(cty.Number)),
 		"tobool": stdlib.MakeToFunc(cty.Bool), "tolist": stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
 		"tomap":      stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
 		"file":       fileFunc(tree),

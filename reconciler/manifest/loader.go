@@ -149,6 +149,9 @@ func (l *Loader) Load(repo string, tree fs.FS, dir string) (*Desired, hcl.Diagno
 		diags = append(diags, dropInRanges(sdiags, a.refRanges)...)
 		a.Spec = spec
 	}
+	// HCL reports some problems in map order: sort them for stable output.
+	stableSuggestions(diags)
+	sortDiagnostics(diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -163,7 +166,10 @@ func (l *Loader) Decode(repo string, tree fs.FS, d *Desired, app *App, outputs m
 		return app.Spec, nil
 	}
 	ectx := l.evalContext(tree, d, outputs)
-	return l.kinds[app.Kind].Decode(appliers.DecodeContext{Repo: repo, App: app.Name, Tree: tree, Eval: ectx, Block: app.DefRange}, app.body)
+	spec, diags := l.kinds[app.Kind].Decode(appliers.DecodeContext{Repo: repo, App: app.Name, Tree: tree, Eval: ectx, Block: app.DefRange}, app.body)
+	stableSuggestions(diags)
+	sortDiagnostics(diags)
+	return spec, diags
 }
 
 type parsedFile struct {
@@ -202,6 +208,9 @@ func (l *Loader) readFiles(tree fs.FS, dir string) ([]parsedFile, hcl.Diagnostic
 			continue
 		}
 		f, pdiags := hclsyntax.ParseConfig(src, n, hcl.InitialPos)
+		if f != nil && !pdiags.HasErrors() {
+			pdiags = append(pdiags, checkLiterals(f)...)
+		}
 		diags = append(diags, pdiags...)
 		if f != nil && !pdiags.HasErrors() {
 			files = append(files, parsedFile{name: n, file: f})
