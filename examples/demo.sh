@@ -69,16 +69,7 @@ say "starting driftless (embedded NATS), API on $DRIFTLESS_SERVER; logs in .demo
 dpid=$!
 pids+=($dpid)
 
-  local rev=$1; shift
-  local deadline=$((SECONDS + 600))
-  while :; do
-    kill -0 "$dpid" 2>/dev/null || { tail -n 30 "$demo/driftless.log"; die "driftless exited"; }
-    local out; out=$("$bin" apps -o json 2>/dev/null || echo '[]')
-    if python3 - "$rev" "$@" <<<"$out"; then return 0; fi
-    [ $SECONDS -lt $deadline ] || { "$bin" apps || true; die "timed out waiting for $rev"; }
-    sleep 2
-  done
-}
+# wait_for REV APPS... — until every app is synced at REV (exits if one fails).
 cat >"$demo/check.py" <<'PY'
 import json, sys
 rev, apps = sys.argv[1], sys.argv[2:]
@@ -86,7 +77,8 @@ state = {a["app"]: a for a in json.load(sys.stdin)}
 for name in apps:
     a = state.get(name)
     if a and a["status"] == "failed" and a.get("desired_revision") == rev:
-        sys.exit("demo: %s failed: %s" % (name, a["last_error"]))
+        print("demo: %s failed: %s" % (name, a["last_error"]), file=sys.stderr)
+        sys.exit(3)
 ok = all(state.get(n, {}).get("applied_revision") == rev and state[n]["status"] in ("synced", "drifted") for n in apps)
 sys.exit(0 if ok else 1)
 PY

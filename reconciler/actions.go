@@ -63,7 +63,9 @@ func (c *Controller) Act(ctx context.Context, a Action) (AppState, error) {
 	log := c.log.With("repo", a.Repo, "app", a.App, "action", a.Action, "caller", a.Caller)
 	switch a.Action {
 	case "reconcile":
-		rs.force(a.App, ReasonManual, a.Caller)
+		if st, err = c.requestForce(ctx, a.Repo, a.App, ReasonManual, a.Caller); err != nil {
+			return st, err
+		}
 	case "suspend", "resume":
 		st, err = c.opt.Store.Update(ctx, a.Repo, a.App, func(s *AppState) error {
 			s.Suspended = a.Action == "suspend"
@@ -72,6 +74,9 @@ func (c *Controller) Act(ctx context.Context, a Action) (AppState, error) {
 			} else if s.Status == StatusSuspended {
 				s.Status = StatusOutOfSync
 			}
+			if a.Action == "resume" {
+				s.Forced, s.ForcedBy = ReasonManual, a.Caller
+			}
 			s.UpdatedAt = c.opt.Now().UTC()
 			return nil
 		})
@@ -79,14 +84,13 @@ func (c *Controller) Act(ctx context.Context, a Action) (AppState, error) {
 			return AppState{}, err
 		}
 		c.setStatus(st.Repo, st.App, st.Status)
-		if a.Action == "resume" {
-			rs.force(a.App, ReasonManual, a.Caller)
-		}
 	case "approve":
 		if err := c.checkApproval(st); err != nil {
 			return st, err
 		}
-		rs.force(a.App, ReasonApproved, a.Caller)
+		if st, err = c.requestForce(ctx, a.Repo, a.App, ReasonApproved, a.Caller); err != nil {
+			return st, err
+		}
 	case "rollback":
 		if (a.To == "") == !a.Previous {
 			return st, fmt.Errorf("%w: rollback needs exactly one of to and previous", ErrBadRequest)
@@ -99,17 +103,53 @@ func (c *Controller) Act(ctx context.Context, a Action) (AppState, error) {
 		if st.PinnedRevision == "" {
 			return st, fmt.Errorf("%w: %s/%s is not pinned", ErrConflict, a.Repo, a.App)
 		}
-		st, err = c.unpin(ctx, rs, a.Repo, a.App, "unpin requested by "+a.Caller)
-		if err != nil {
+		if _, err = c.unpin(ctx, rs, a.Repo, a.App, "unpin requested by "+a.Caller); err != nil {
 			return st, err
 		}
-		rs.force(a.App, ReasonManual, a.Caller)
+		if st, err = c.requestForce(ctx, a.Repo, a.App, ReasonManual, a.Caller); err != nil {
+			return st, err
+		}
 	default:
 		return st, fmt.Errorf("%w: unknown action %q", ErrBadRequest, a.Action)
 	}
 	log.Info("action accepted")
 	c.Trigger(a.Repo)
+	if c.opt.Broadcast != nil {
+		c.opt.Broadcast(a.Repo)
+	}
 	return st, nil
+}
+
+// requestForce records an action for the replica that reconciles the repo.
+func (c *Controller) requestForce(ctx context.Context, repo, app, reason, caller string) (AppState, error) {
+	st, err := c.opt.Store.Update(ctx, repo, app, func(s *AppState) error {
+		s.Forced, s.ForcedBy = reason, caller
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("recording the %s request: %w", reason, err)
+	}
+	return st, nil
+}
+
+// takeForced consumes the app's forced action, if any.
+func (c *Controller) takeForced(ctx context.Context, st *AppState) (reason, caller string, ok bool) {
+	if st.Forced == "" {
+		return "", "", false
+	}
+	reason, caller = st.Forced, st.ForcedBy
+	_, err := c.opt.Store.Update(ctx, st.Repo, st.App, func(s *AppState) error {
+		if s.Forced == reason && s.ForcedBy == caller {
+			s.Forced, s.ForcedBy = "", ""
+		}
+		return nil
+	})
+	if err != nil {
+		c.log.Error("consuming a forced action", "repo", st.Repo, "app", st.App, "error", err)
+		return "", "", false
+	}
+	st.Forced, st.ForcedBy = "", ""
+	return reason, caller, true
 }
 
 // checkApproval refuses an approval unless a plan awaits it.
@@ -141,16 +181,44 @@ func (c *Controller) recoverInterrupted(ctx context.Context) {
 		if st.InFlight == nil || (st.InFlight.Replica != "" && st.InFlight.Replica != c.opt.Instance) {
 			continue
 		}
-		dep := *st.InFlight
-		dep.FinishedAt, dep.Outcome = c.opt.Now().UTC(), "interrupted"
-		dep.Error = "interrupted: the controller stopped during the deploy; the app will be planned again"
-		c.log.Warn("deploy was interrupted by a restart", "repo", st.Repo, "app", st.App, "deploy_id", dep.ID, "revision", dep.Revision)
-		c.save(ctx, st, func(s *AppState) {
-			s.InFlight, s.LastDeploy, s.Status, s.LastError = nil, &dep, StatusOutOfSync, dep.Error
-		})
-		c.history(ctx, st.Repo, st.App, dep)
-		c.opt.Events.Emit(ctx, notify.CatDeploy, notify.ActFailed, notify.Data{Repo: st.Repo, App: st.App, Kind: st.Kind,
-			Revision: dep.Revision, PreviousRevision: st.AppliedRevision, Author: dep.Author, PR: dep.PR,
-			DeployID: dep.ID, Error: dep.Error, Reason: dep.Reason})
+		c.recordInterrupted(ctx, st)
 	}
+}
+
+// takeOverInterrupted handles a deploy found in flight at reconcile time.
+// When its replica still holds the app's lease, the deploy is running and
+// it reports false. Otherwise the replica died mid-deploy: the deploy is
+// recorded as interrupted and the app is planned again.
+func (c *Controller) takeOverInterrupted(ctx context.Context, st *AppState) bool {
+	if st.InFlight.Replica == c.opt.Instance && c.opt.Leases == nil {
+		c.recordInterrupted(ctx, *st)
+	} else {
+		lease, err := c.holdApp(ctx, st.Repo, st.App)
+		if err != nil {
+			return false
+		}
+		c.release(lease)
+		c.recordInterrupted(ctx, *st)
+	}
+	fresh, err := c.opt.Store.Get(ctx, st.Repo, st.App)
+	if err != nil {
+		return false
+	}
+	*st = fresh
+	return true
+}
+
+// recordInterrupted closes a deploy that stopped with its replica.
+func (c *Controller) recordInterrupted(ctx context.Context, st AppState) {
+	dep := *st.InFlight
+	dep.FinishedAt, dep.Outcome = c.opt.Now().UTC(), "interrupted"
+	dep.Error = fmt.Sprintf("interrupted: replica %q stopped during the deploy; the app will be planned again (a Terraform state lock left behind is reported by the next plan, never force-unlocked)", dep.Replica)
+	c.log.Warn("deploy was interrupted", "repo", st.Repo, "app", st.App, "deploy_id", dep.ID, "revision", dep.Revision, "replica", dep.Replica)
+	c.save(ctx, st, func(s *AppState) {
+		s.InFlight, s.LastDeploy, s.Status, s.LastError = nil, &dep, StatusOutOfSync, dep.Error
+	})
+	c.history(ctx, st.Repo, st.App, dep)
+	c.opt.Events.Emit(ctx, deployCategory(dep.Reason), notify.ActFailed, notify.Data{Repo: st.Repo, App: st.App, Kind: st.Kind,
+		Revision: dep.Revision, PreviousRevision: st.AppliedRevision, Author: dep.Author, PR: dep.PR,
+		DeployID: dep.ID, Error: dep.Error, Reason: dep.Reason})
 }

@@ -124,7 +124,10 @@ func (c *Controller) reconcileApp(ctx context.Context, rs *repoState, d *manifes
 		return outcomeBlocked
 	}
 	st.Repo, st.App = repo, app.Name
-	reason, caller, forced := rs.takeForced(app.Name)
+	if st.InFlight != nil && !c.takeOverInterrupted(ctx, &st) {
+		return outcomeBlocked // still being applied by its replica
+	}
+	reason, caller, forced := c.takeForced(ctx, &st)
 	if st.PinnedRevision != "" && reason == ReasonRollback {
 		caller = st.PinnedBy
 	}
@@ -256,7 +259,13 @@ func (c *Controller) apply(ctx context.Context, rs *repoState, rev *sources.Revi
 	req appliers.Request, plan *appliers.Plan, rec *PlanRecord, hash, reason string, base notify.Data, start time.Time, log *slog.Logger) outcome {
 	repo := rs.cfg.Name
 	dep := &DeployRecord{ID: req.DeployID, Revision: rev.SHA, Author: rev.Author, PR: rev.PR, Reason: reason,
-		StartedAt: c.opt.Now().UTC(), Changes: plan.Changes, Replica: c.opt.Instance, Caller: callerOf(ctx)}
+		StartedAt: start.UTC(), Changes: plan.Changes, Replica: c.opt.Instance, Caller: callerOf(ctx)}
+	lease, err := c.holdApp(ctx, repo, app.Name)
+	if err != nil {
+		log.Warn("not applying now", "error", err)
+		return outcomeBlocked
+	}
+	defer c.release(lease)
 	c.save(ctx, st, func(s *AppState) {
 		s.Kind, s.DesiredRevision, s.Status, s.LastPlan, s.InFlight = app.Kind, rev.SHA, StatusProgressing, rec, dep
 	})

@@ -55,6 +55,15 @@ type Options struct {
 	Metrics     *metrics.Metrics // may be nil
 	MaxParallel int              // apps reconciled at once per repo (default 4)
 	Log         *slog.Logger
+	// Leases coordinate replicas sharing one NATS: a lease per repo (who
+	// polls and reconciles it) and per app (who applies it). nil: a single
+	// replica, no leases.
+	Leases Leases
+	// LeaseTTL is how long a lease outlives its holder (default 15s).
+	LeaseTTL time.Duration
+	// Broadcast tells the other replicas that repo has work (an API
+	// action): the lease holder's loop runs at once. nil: single replica.
+	Broadcast func(repo string)
 	// Drift tracks drift lifecycles; nil disables drift scans.
 	Drift *drift.Tracker
 	// Connected reports whether the backing store is reachable (readiness).
@@ -114,7 +123,7 @@ func New(opt Options, repos []Repo) (*Controller, error) {
 		if r.Interval <= 0 {
 			r.Interval = time.Minute
 		}
-		c.repos[r.Name] = &repoState{cfg: r, trigger: make(chan struct{}, 1), forced: map[string]string{},
+		c.repos[r.Name] = &repoState{cfg: r, trigger: make(chan struct{}, 1),
 			scanned: map[string]time.Time{}, started: opt.Now()}
 		c.names = append(c.names, r.Name)
 	}
@@ -178,14 +187,21 @@ func (c *Controller) Ready() (bool, string) {
 
 func (c *Controller) loop(ctx context.Context, rs *repoState) {
 	failures := 0
+	defer func() { c.release(rs.lease) }()
 	for {
-		rs.mu.Lock()
-		err := c.sync(ctx, rs)
-		rs.mu.Unlock()
+		var err error
+		if c.ownRepo(ctx, rs) {
+			rs.mu.Lock()
+			err = c.sync(ctx, rs)
+			rs.mu.Unlock()
+		}
 		if ctx.Err() != nil {
 			return
 		}
 		wait := c.opt.Jitter(rs.cfg.Interval)
+		if rs.lease == nil && c.opt.Leases != nil {
+			wait = min(wait, c.leaseTTL()/2) // be ready to take over
+		}
 		if err != nil {
 			failures++
 			wait = backoff(rs.cfg.Interval, failures, 16*rs.cfg.Interval)

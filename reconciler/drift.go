@@ -137,8 +137,9 @@ func (c *Controller) scanApp(ctx context.Context, rs *repoState, app *manifest.A
 	c.opt.Events.Emit(ctx, notify.CatDrift, action, d)
 	if tr != drift.Resolved && app.SelfHeal {
 		log.Info("self-heal: re-applying the desired state")
-		rs.force(app.Name, ReasonDrift, "self-heal")
-		c.Trigger(repo)
+		if _, err := c.requestForce(ctx, repo, app.Name, ReasonDrift, "self-heal"); err == nil {
+			c.Trigger(repo)
+		}
 	}
 }
 

@@ -130,7 +130,7 @@ type fakeSpec struct {
 	AutoApply bool              `json:"auto_apply"`
 }
 
-func (s *fakeSpec) Inputs() []string    { return []string{s.Path} }
+func (s *fakeSpec) Inputs() []string       { return []string{s.Path} }
 func (s *fakeSpec) ApprovalRequired() bool { return !s.AutoApply }
 
 type fakeStack struct {

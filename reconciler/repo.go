@@ -25,34 +25,13 @@ type repoState struct {
 	invalidSHA string // newest revision rejected (reported once)
 	failing    bool   // the source is failing (reported once)
 
-	fmu     sync.Mutex
-	forced  map[string]string // app → reason, consumed by the next sync
-	callers map[string]string // app → who asked for the forced action
-	retryAt map[string]time.Time
-	scanned map[string]time.Time // app → last drift scan (guarded by mu)
-	loaded  map[string]*manifest.Desired // older revisions' desired state (guarded by fmu)
-	started time.Time            // first drift scans are one interval after start
-}
-
-func (rs *repoState) force(app, reason, caller string) {
-	rs.fmu.Lock()
-	defer rs.fmu.Unlock()
-	rs.forced[app] = reason
-	if rs.callers == nil {
-		rs.callers = map[string]string{}
-	}
-	rs.callers[app] = caller
-}
-
-// takeForced consumes a forced action: its reason and who asked.
-func (rs *repoState) takeForced(app string) (reason, caller string, ok bool) {
-	rs.fmu.Lock()
-	defer rs.fmu.Unlock()
-	reason, ok = rs.forced[app]
-	caller = rs.callers[app]
-	delete(rs.forced, app)
-	delete(rs.callers, app)
-	return reason, caller, ok
+	fmu      sync.Mutex
+	retryAt  map[string]time.Time
+	scanned  map[string]time.Time         // app → last drift scan (guarded by mu)
+	loaded   map[string]*manifest.Desired // older revisions' desired state (guarded by fmu)
+	lease    *heldLease                   // the repo lease, when this replica holds it (loop goroutine only)
+	follower bool                         // another replica holds the repo lease (logged once)
+	started  time.Time                    // first drift scans are one interval after start
 }
 
 func (rs *repoState) setRetry(app string, at time.Time) {

@@ -75,13 +75,13 @@ func (c *Controller) rollback(ctx context.Context, rs *repoState, st AppState, a
 	st, err = c.opt.Store.Update(ctx, a.Repo, a.App, func(s *AppState) error {
 		s.PinnedRevision, s.PinnedFrom, s.PinnedBy, s.PinnedAt = rev.SHA, head, caller, c.opt.Now().UTC()
 		s.Status, s.UpdatedAt = StatusPinned, c.opt.Now().UTC()
+		s.Forced, s.ForcedBy = ReasonRollback, caller
 		return nil
 	})
 	if err != nil {
 		return st, err
 	}
 	c.setStatus(st.Repo, st.App, st.Status)
-	rs.force(a.App, ReasonRollback, caller)
 	c.log.Info("pinned", "repo", a.Repo, "app", a.App, "revision", rev.SHA, "quarantined_head", head, "caller", caller)
 	return st, nil
 }
@@ -214,4 +214,3 @@ func (c *Controller) loadAt(rs *repoState, rev *sources.Revision) (*manifest.Des
 	rs.fmu.Unlock()
 	return d, nil
 }
-

@@ -21,22 +21,22 @@ const (
 // AppState is what driftless knows of one app. It is persisted in the
 // DRIFTLESS_STATE KV bucket and is the app object of the HTTP API.
 type AppState struct {
-	Repo            string    `json:"repo"`
-	App             string    `json:"app"`
-	Kind            string    `json:"kind"`
-	Status          string    `json:"status"`
-	DesiredRevision string    `json:"desired_revision"`
-	AppliedRevision string    `json:"applied_revision"`
-	PinnedRevision  string    `json:"pinned_revision"`
+	Repo            string `json:"repo"`
+	App             string `json:"app"`
+	Kind            string `json:"kind"`
+	Status          string `json:"status"`
+	DesiredRevision string `json:"desired_revision"`
+	AppliedRevision string `json:"applied_revision"`
+	PinnedRevision  string `json:"pinned_revision"`
 	// PinnedFrom is the branch head when the app was pinned: the commits
 	// after the pinned revision up to it are quarantined for this app, which
 	// follows the branch again when a newer commit lands.
 	PinnedFrom string    `json:"pinned_from,omitempty"`
 	PinnedBy   string    `json:"pinned_by,omitempty"`
 	PinnedAt   time.Time `json:"pinned_at,omitempty"`
-	Suspended       bool      `json:"suspended"`
-	LastError       string    `json:"last_error"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	Suspended  bool      `json:"suspended"`
+	LastError  string    `json:"last_error"`
+	UpdatedAt  time.Time `json:"updated_at"`
 
 	// SpecHash is the hash of the spec last applied (manifest block with
 	// resolved references); a different hash means the app must be planned.
@@ -57,6 +57,11 @@ type AppState struct {
 	// Drift is the open drift: live state no longer matches the applied
 	// desired state. Nil when none was found by the last scan.
 	Drift *DriftInfo `json:"drift,omitempty"`
+	// Forced is a requested action (manual, approved, rollback, drift)
+	// that the replica reconciling the repo carries out at its next sync;
+	// ForcedBy is who asked. Kept here so any replica can accept it.
+	Forced   string `json:"forced,omitempty"`
+	ForcedBy string `json:"forced_by,omitempty"`
 	// DriftScannedAt is when drift was last checked.
 	DriftScannedAt time.Time `json:"drift_scanned_at,omitempty"`
 }

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/driftless/driftless/internal/api"
 	"github.com/driftless/driftless/internal/config"
 	"github.com/driftless/driftless/reconciler"
@@ -57,6 +59,7 @@ func apiErr(err error) error {
 type webhooks struct {
 	cfg  *config.Config
 	ctrl *reconciler.Controller
+	nc   *nats.Conn // tells the other replicas; nil in tests
 }
 
 func (w webhooks) WebhookSecret(repo string) ([]byte, bool) {
@@ -82,7 +85,12 @@ func (w webhooks) RepoForPush(cloneURLs []string, ref string) (string, bool) {
 	return "", false
 }
 
-func (w webhooks) Trigger(repo string) { w.ctrl.Trigger(repo) }
+func (w webhooks) Trigger(repo string) {
+	w.ctrl.Trigger(repo)
+	if w.nc != nil {
+		_ = w.nc.Publish(triggerSubject+repo, nil)
+	}
+}
 
 // sameRepoURL compares repository URLs ignoring scheme, credentials, case
 // of the host, a trailing ".git" and the scp-like form.

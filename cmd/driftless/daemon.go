@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/driftless/driftless/appliers/ecs"
 	"github.com/driftless/driftless/appliers/lambda"
 	"github.com/driftless/driftless/appliers/terraform"
+	"github.com/driftless/driftless/drift"
 	"github.com/driftless/driftless/internal/api"
 	"github.com/driftless/driftless/internal/config"
 	"github.com/driftless/driftless/internal/metrics"
@@ -62,6 +64,10 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 	return d.wait()
 }
 
+// triggerSubject + repo asks the replica reconciling repo to poll now. It
+// is outside the events stream's subjects (driftless.>).
+const triggerSubject = "driftless_ctl.trigger."
+
 // daemon is a running controller with everything it started.
 type daemon struct {
 	log    *slog.Logger
@@ -73,6 +79,12 @@ type daemon struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	errs   chan error
+
+	// httpAddr is the address the API listens on (the actual port when
+	// listen asked for port 0); natsURL is the NATS server the daemon uses.
+	// natsURL may carry credentials: never log it.
+	httpAddr string
+	natsURL  string
 }
 
 // newLogger returns the JSON logger with every configured secret masked.
@@ -115,6 +127,7 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 		d.ns, url = ns, ns.ClientURL()
 		log.Info("embedded NATS server started", "url", url)
 	}
+	d.natsURL = url
 	nc, js, err := natsd.Connect(ctx, url, "driftless-"+cfg.Instance, log.With("component", "nats"))
 	if err != nil {
 		return fail(err)
@@ -149,17 +162,41 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 		repos = append(repos, reconciler.Repo{Name: rc.Name, URL: publicURL(rc.URL), Path: rc.Path,
 			Interval: rc.Interval, DriftInterval: rc.DriftInterval, Source: src})
 	}
+	leases, err := reconciler.OpenLeases(ctx, js, replicas)
+	if err != nil {
+		return fail(err)
+	}
+	driftStore, err := drift.OpenKVStore(ctx, js, replicas)
+	if err != nil {
+		return fail(err)
+	}
 	ctrl, err := reconciler.New(reconciler.Options{Instance: cfg.Instance, Loader: manifest.New(as...), Store: store, Events: pub,
-		Metrics: m, MaxParallel: cfg.Terraform.MaxParallel, Log: log, Connected: nc.IsConnected, Scrub: red.String}, repos)
+		Metrics: m, MaxParallel: cfg.Terraform.MaxParallel, Log: log, Connected: nc.IsConnected, Scrub: red.String,
+		Leases: leases, Broadcast: func(repo string) { _ = nc.Publish(triggerSubject+repo, nil) },
+		Drift: drift.NewTracker(driftStore, 0, nil)}, repos)
 	if err != nil {
 		return fail(err)
 	}
 	d.ctrl = ctrl
-	d.api = api.New(apiAdapter{ctrl}, webhooks{cfg: cfg, ctrl: ctrl}, cfg.APIToken, reg, log.With("component", "api"))
+	// Any replica may receive an API action or webhook; the one holding the
+	// repo's lease acts on it.
+	if _, err := nc.Subscribe(triggerSubject+"*", func(msg *nats.Msg) {
+		ctrl.Trigger(strings.TrimPrefix(msg.Subject, triggerSubject))
+	}); err != nil {
+		return fail(fmt.Errorf("subscribing to triggers: %w", err))
+	}
+	d.api = api.New(apiAdapter{ctrl}, webhooks{cfg: cfg, ctrl: ctrl, nc: nc}, cfg.APIToken, reg, log.With("component", "api"))
 	d.api.SetEvents(func(ctx context.Context, since time.Time, follow bool, fn func(notify.Event) error) error {
 		return notify.Follow(ctx, js, notify.FollowOptions{Since: since, Follow: follow}, fn)
 	})
-	d.goRun("api", func() error { return d.api.Serve(ctx, cfg.Listen) })
+	// Listen before starting anything that acts, so that an address in use
+	// fails the start instead of a daemon running without its API.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fail(fmt.Errorf("listen on %s: %w", cfg.Listen, err))
+	}
+	d.httpAddr = ln.Addr().String()
+	d.goRun("api", func() error { return d.api.ServeListener(ctx, ln) })
 	if cfg.Slack != nil {
 		sl, err := notify.NewSlack(js, slackOptions(cfg), m, log.With("component", "slack"))
 		if err != nil {
@@ -168,7 +205,7 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 		d.goRun("slack", func() error { return sl.Run(ctx) })
 	}
 	d.goRun("reconciler", func() error { return ctrl.Run(ctx) })
-	log.Info("driftless started", "version", version, "listen", cfg.Listen, "repos", len(cfg.Repos), "state_dir", cfg.StateDir)
+	log.Info("driftless started", "version", version, "listen", d.httpAddr, "repos", len(cfg.Repos), "state_dir", cfg.StateDir)
 	return d, nil
 }
 

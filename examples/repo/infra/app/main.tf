@@ -46,5 +46,5 @@ resource "aws_ssm_parameter" "network" {
 }
 
 output "greeting" {
-  value = aws_ssm_parameter.greeting.value
+  value = var.greeting
 }

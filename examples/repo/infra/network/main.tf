@@ -31,10 +31,14 @@ variable "env" {
   type = string
 }
 
+locals {
+  network_id = "net-${var.env}-1"
+}
+
 resource "aws_ssm_parameter" "network_id" {
   name  = "/${var.env}/network/id"
   type  = "String"
-  value = "net-${var.env}-1"
+  value = local.network_id
 }
 
 resource "aws_ecs_cluster" "main" {
@@ -54,7 +58,7 @@ resource "aws_iam_role" "lambda" {
 }
 
 output "network_id" {
-  value = aws_ssm_parameter.network_id.value
+  value = local.network_id
 }
 
 output "cluster_name" {

@@ -1,0 +1,167 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/driftless/driftless/internal/kv"
+)
+
+// LeaseBucket is the JetStream KV bucket of leases.
+const LeaseBucket = "DRIFTLESS_LEASES"
+
+// DefaultLeaseTTL is how long a lease outlives a replica that stopped renewing it.
+const DefaultLeaseTTL = 15 * time.Second
+
+// Leases is what the controller needs of a lease store; *kv.Bucket opened
+// with LimitMarkerTTL (OpenLeases) provides it.
+type Leases interface {
+	Acquire(ctx context.Context, key, holder string, ttl time.Duration) (*kv.Lease, error)
+	Renew(ctx context.Context, l *kv.Lease, ttl time.Duration) error
+	Release(ctx context.Context, l *kv.Lease) error
+}
+
+// OpenLeases creates or opens the lease bucket.
+func OpenLeases(ctx context.Context, js jetstream.JetStream, replicas int) (*kv.Bucket, error) {
+	b, err := kv.Open(ctx, js, LeaseBucket, kv.Options{Replicas: replicas, LimitMarkerTTL: true})
+	if err != nil {
+		return nil, fmt.Errorf("opening leases: %w", err)
+	}
+	return b, nil
+}
+
+// heldLease is a lease kept alive by a renewer until released; lost is
+// closed when a renewal found it taken or expired.
+type heldLease struct {
+	l      *kv.Lease
+	cancel context.CancelFunc
+	done   chan struct{}
+	lost   chan struct{}
+	once   sync.Once
+}
+
+func (h *heldLease) isLost() bool {
+	select {
+	case <-h.lost:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *Controller) leaseTTL() time.Duration {
+	if c.opt.LeaseTTL > 0 {
+		return c.opt.LeaseTTL
+	}
+	return DefaultLeaseTTL
+}
+
+// hold acquires key and renews it every third of the TTL until release. It
+// returns an error wrapping kv.ErrHeld when another replica holds it.
+func (c *Controller) hold(ctx context.Context, key string) (*heldLease, error) {
+	ttl := c.leaseTTL()
+	l, err := c.opt.Leases.Acquire(ctx, key, c.opt.Instance, ttl)
+	if err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	h := &heldLease{l: l, cancel: cancel, done: make(chan struct{}), lost: make(chan struct{})}
+	go func() {
+		defer close(h.done)
+		t := time.NewTicker(ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-rctx.Done():
+				return
+			case <-t.C:
+			}
+			err := c.opt.Leases.Renew(rctx, l, ttl)
+			if errors.Is(err, kv.ErrLost) {
+				c.log.Warn("lease lost", "lease", key, "instance", c.opt.Instance)
+				h.once.Do(func() { close(h.lost) })
+				return
+			}
+			if err != nil && rctx.Err() == nil {
+				c.log.Warn("renewing a lease", "lease", key, "error", err)
+			}
+		}
+	}()
+	return h, nil
+}
+
+// release stops renewing and frees the lease.
+func (c *Controller) release(h *heldLease) {
+	if h == nil {
+		return
+	}
+	h.cancel()
+	<-h.done
+	if h.isLost() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.opt.Leases.Release(ctx, h.l); err != nil && !errors.Is(err, kv.ErrLost) {
+		c.log.Warn("releasing a lease", "lease", h.l.Key, "error", err)
+	}
+}
+
+func repoLeaseKey(repo string) string     { return kv.Key("repo", repo) }
+func appLeaseKey(repo, app string) string { return kv.Key("app", repo, app) }
+
+// ownRepo makes sure this replica holds the repo's lease, taking it when
+// free. It reports whether this replica may reconcile the repo now.
+func (c *Controller) ownRepo(ctx context.Context, rs *repoState) bool {
+	if c.opt.Leases == nil {
+		return true
+	}
+	if rs.lease != nil && !rs.lease.isLost() {
+		return true
+	}
+	if rs.lease != nil {
+		c.release(rs.lease)
+		rs.lease = nil
+	}
+	h, err := c.hold(ctx, repoLeaseKey(rs.cfg.Name))
+	if err != nil {
+		var held *kv.HeldError
+		if errors.As(err, &held) {
+			if !rs.follower {
+				c.log.Info("another replica reconciles this repo", "repo", rs.cfg.Name, "holder", held.Holder)
+				rs.follower = true
+			}
+		} else if ctx.Err() == nil {
+			c.log.Warn("taking the repo lease", "repo", rs.cfg.Name, "error", err)
+		}
+		rs.polled.Store(true) // ready: the repo is being polled, by another replica
+		return false
+	}
+	c.log.Info("this replica now reconciles the repo", "repo", rs.cfg.Name)
+	rs.lease, rs.follower = h, false
+	return true
+}
+
+// errAppLeased is returned when another replica is applying the app.
+var errAppLeased = errors.New("another replica is applying this app")
+
+// holdApp takes the app's lease for a deploy (nil lease in single-replica mode).
+func (c *Controller) holdApp(ctx context.Context, repo, app string) (*heldLease, error) {
+	if c.opt.Leases == nil {
+		return nil, nil
+	}
+	h, err := c.hold(ctx, appLeaseKey(repo, app))
+	if err != nil {
+		var held *kv.HeldError
+		if errors.As(err, &held) {
+			return nil, fmt.Errorf("%w (%s)", errAppLeased, held.Holder)
+		}
+		return nil, err
+	}
+	return h, nil
+}
