@@ -23,20 +23,52 @@ type Action struct {
 }
 
 // Apps returns every app's state, sorted by repo and app.
+// When the store cannot be read (NATS unreachable), the answer is the last
+// list read, so the API keeps serving through an outage.
 func (c *Controller) Apps(ctx context.Context) ([]AppState, error) {
 	states, err := c.opt.Store.List(ctx)
 	if err != nil {
+		if cached, ok := c.cachedApps(); ok {
+			c.log.Warn("serving the last known app state: the store is unreachable", "error", err)
+			return cached, nil
+		}
 		return nil, fmt.Errorf("listing apps: %w", err)
 	}
 	sortStates(states)
+	c.mu.Lock()
+	c.lastApps = states
+	c.mu.Unlock()
 	return states, nil
 }
 
-// App returns one app's state (ErrNotFound when unknown).
+func (c *Controller) cachedApps() ([]AppState, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lastApps == nil {
+		return nil, false
+	}
+	out := make([]AppState, len(c.lastApps))
+	for i, s := range c.lastApps {
+		out[i] = cloneState(s)
+	}
+	return out, true
+}
+
+// App returns one app's state (ErrNotFound when unknown), from the last
+// known list when the store is unreachable.
 func (c *Controller) App(ctx context.Context, repo, app string) (AppState, error) {
 	st, err := c.opt.Store.Get(ctx, repo, app)
 	if errors.Is(err, ErrNotFound) {
 		return AppState{}, fmt.Errorf("%w: app %s/%s", ErrNotFound, repo, app)
+	}
+	if err != nil {
+		if cached, ok := c.cachedApps(); ok {
+			for _, s := range cached {
+				if s.Repo == repo && s.App == app {
+					return s, nil
+				}
+			}
+		}
 	}
 	return st, err
 }

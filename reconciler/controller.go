@@ -83,10 +83,11 @@ type Controller struct {
 	repos map[string]*repoState
 	names []string
 
-	mu      sync.Mutex
-	outputs map[string]map[string]appliers.Output // repo/app → outputs of its last apply
-	status  map[string]string                     // repo/app → status, for the apps gauge
-	pending map[string]*pendingPlan               // repo/app → plan awaiting approval
+	mu       sync.Mutex
+	outputs  map[string]map[string]appliers.Output // repo/app → outputs of its last apply
+	status   map[string]string                     // repo/app → status, for the apps gauge
+	pending  map[string]*pendingPlan               // repo/app → plan awaiting approval
+	lastApps []AppState                            // last app list read, served while the store is unreachable
 }
 
 // New returns a controller for repos. Run starts it.

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/driftless/driftless/internal/client"
@@ -50,6 +51,15 @@ func cmdRemote(ctx context.Context, cmd string, args []string, stdout, stderr io
 			return usagef("events takes no arguments")
 		}
 		return streamEvents(ctx, *server, *follow, *since, *out, stdout)
+	case "drift":
+		if len(pos) > 1 {
+			return usagef("drift takes at most one REPO/APP")
+		}
+		apps, err := c.Apps(ctx)
+		if err != nil {
+			return err
+		}
+		return printDrift(stdout, apps, strings.Join(pos, ""), *out)
 	}
 	if len(pos) != 1 {
 		return usagef("%s takes one REPO/APP argument", cmd)
@@ -65,12 +75,6 @@ func cmdRemote(ctx context.Context, cmd string, args []string, stdout, stderr io
 			return err
 		}
 		return client.PrintHistory(stdout, h, *out)
-	case "drift":
-		st, err := c.App(ctx, repo, app)
-		if err != nil {
-			return err
-		}
-		return client.PrintApps(stdout, []reconciler.AppState{st}, *out)
 	}
 	body := map[string]any{"caller": callerName()}
 	if cmd == "rollback" {
@@ -171,4 +175,58 @@ func callerName() string {
 		return "cli:" + u
 	}
 	return "cli"
+}
+
+// printDrift prints the open drift of every app (or of one REPO/APP, or of
+// the apps of one REPO).
+func printDrift(w io.Writer, apps []reconciler.AppState, filter, format string) error {
+	type row struct {
+		Repo      string                `json:"repo"`
+		App       string                `json:"app"`
+		Kind      string                `json:"kind"`
+		Status    string                `json:"status"`
+		ScannedAt time.Time             `json:"drift_scanned_at"`
+		Drift     *reconciler.DriftInfo `json:"drift"`
+	}
+	rows := []row{}
+	found := false
+	for _, a := range apps {
+		name := a.Repo + "/" + a.App
+		if filter != "" && filter != name && filter != a.Repo {
+			continue
+		}
+		found = true
+		if a.Drift == nil && filter != name {
+			continue
+		}
+		rows = append(rows, row{a.Repo, a.App, a.Kind, a.Status, a.DriftScannedAt, a.Drift})
+	}
+	if filter != "" && !found {
+		return fmt.Errorf("no app %q", filter)
+	}
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(w, "no drift")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "APP\tFIRST SEEN\tRESOURCE\tACTION\tATTRIBUTES")
+	for _, r := range rows {
+		if r.Drift == nil {
+			scanned := "never scanned"
+			if !r.ScannedAt.IsZero() {
+				scanned = "clean, scanned " + client.Age(r.ScannedAt)
+			}
+			fmt.Fprintf(tw, "%s/%s\t-\t%s\t\t\n", r.Repo, r.App, scanned)
+			continue
+		}
+		for _, it := range r.Drift.Items {
+			fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\n", r.Repo, r.App, client.Age(r.Drift.FirstSeen), it.Address, it.Action, strings.Join(it.Attributes, ", "))
+		}
+	}
+	return tw.Flush()
 }
