@@ -12,7 +12,9 @@ export CGO_ENABLED := 0
 # Packages with concurrency, run again under the race detector.
 RACE_PKGS := ./reconciler/... ./notify/... ./internal/kv/... ./internal/natsd/... ./internal/api/... ./internal/redact/... ./sources/...
 
-.PHONY: help build test test-short race demo bench verify fmt vet tidy clean
+FUZZTIME ?= 30s
+
+.PHONY: help build test test-short race fuzz demo bench verify fmt vet tidy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,6 +31,11 @@ test-short: ## quick loop: skips the slow end-to-end suites
 
 race: ## the race detector on the concurrent packages
 	CGO_ENABLED=1 $(GO) test $(GOFLAGS_P) -count=1 -race $(RACE_PKGS)
+
+fuzz: ## run each fuzzer for FUZZTIME (default 30s)
+	$(GO) test $(GOFLAGS_P) -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./reconciler/manifest/
+	$(GO) test $(GOFLAGS_P) -run '^$$' -fuzz '^FuzzGitHubWebhook$$' -fuzztime $(FUZZTIME) ./internal/api/
+	$(GO) test $(GOFLAGS_P) -run '^$$' -fuzz '^FuzzParsePR$$' -fuzztime $(FUZZTIME) ./sources/
 
 demo: build ## a real reconcile: moto + Git repo from examples/ + driftless on embedded NATS
 	./examples/demo.sh

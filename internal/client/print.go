@@ -66,6 +66,14 @@ func PrintHistory(w io.Writer, h []reconciler.DeployRecord, format string) error
 }
 
 func who(d reconciler.DeployRecord) string {
+	if d.Caller != "" {
+		// A manual action: who asked comes first, the commit's author after.
+		s := d.Caller
+		if d.Author != "" {
+			s += " (commit by " + d.Author + ")"
+		}
+		return s
+	}
 	s := d.Author
 	if d.PR > 0 {
 		pr := "PR #" + strconv.Itoa(d.PR)
