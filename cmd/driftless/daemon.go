@@ -173,7 +173,7 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 	ctrl, err := reconciler.New(reconciler.Options{Instance: cfg.Instance, Loader: manifest.New(as...), Store: store, Events: pub,
 		Metrics: m, MaxParallel: cfg.Terraform.MaxParallel, Log: log, Connected: nc.IsConnected, Scrub: red.String,
 		Leases: leases, Broadcast: func(repo string) { _ = nc.Publish(triggerSubject+repo, nil) },
-		Drift: drift.NewTracker(driftStore, 0, nil)}, repos)
+		Drift: drift.NewTracker(driftStore, cfg.DriftReminder, nil)}, repos)
 	if err != nil {
 		return fail(err)
 	}

@@ -41,6 +41,10 @@ type Config struct {
 	// Instance names this replica (CloudEvents source driftless/<instance>,
 	// lease holder). Default: the host name. An addition to DESIGN §2.
 	Instance string `json:"instance"`
+	// DriftReminder re-announces a drift still open after this long
+	// (drift.detected again, transition "reminder"). 0: never. An addition
+	// to DESIGN §2.
+	DriftReminder time.Duration `json:"drift_reminder"`
 
 	NATS      NATSConfig      `json:"nats"`
 	AWS       AWSConfig       `json:"aws"`

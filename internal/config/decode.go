@@ -12,7 +12,7 @@ import (
 
 var (
 	rootSchema = &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "state_dir"}, {Name: "listen"}, {Name: "api_token"}, {Name: "instance"}},
+		Attributes: []hcl.AttributeSchema{{Name: "state_dir"}, {Name: "listen"}, {Name: "api_token"}, {Name: "instance"}, {Name: "drift_reminder"}},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "nats"}, {Type: "aws"}, {Type: "terraform"}, {Type: "slack"},
 			{Type: "repo", LabelNames: []string{"name"}},
@@ -199,6 +199,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 	tok, _ := d.str(c.Attributes, "api_token", top)
 	cfg.APIToken = Secret(tok)
 	var irng hcl.Range
+	cfg.DriftReminder = d.duration(c.Attributes, "drift_reminder", 0, time.Minute, true)
 	cfg.Instance, irng = d.str(c.Attributes, "instance", top)
 	if cfg.Instance != "" && !instanceRE.MatchString(cfg.Instance) {
 		d.add(errAt(irng, "Invalid instance name", "%q must match [A-Za-z0-9][A-Za-z0-9._-]* (at most 64 characters).", cfg.Instance))
