@@ -170,8 +170,10 @@ func (c *Controller) takeForced(ctx context.Context, st *AppState) (reason, call
 		return "", "", false
 	}
 	reason, caller = st.Forced, st.ForcedBy
+	consumed := false
 	_, err := c.opt.Store.Update(ctx, st.Repo, st.App, func(s *AppState) error {
-		if s.Forced == reason && s.ForcedBy == caller {
+		consumed = s.Forced == reason && s.ForcedBy == caller
+		if consumed {
 			s.Forced, s.ForcedBy = "", ""
 		}
 		return nil
@@ -181,6 +183,9 @@ func (c *Controller) takeForced(ctx context.Context, st *AppState) (reason, call
 		return "", "", false
 	}
 	st.Forced, st.ForcedBy = "", ""
+	if !consumed {
+		return "", "", false // another replica (whose repo lease lapsed) took it first
+	}
 	return reason, caller, true
 }
 
@@ -189,6 +194,12 @@ func (c *Controller) checkApproval(st AppState) error {
 	c.mu.Lock()
 	p, ok := c.pending[st.Repo+"/"+st.App]
 	c.mu.Unlock()
+	if !ok && c.opt.Leases != nil && st.Status == StatusAwaitingApproval && st.LastPlan != nil && st.LastPlan.Revision == st.DesiredRevision {
+		// With replicas, the plan is in the memory of the replica that
+		// reconciles the repo: it applies it if it is still the plan of the
+		// current revision, and plans again otherwise.
+		return nil
+	}
 	if st.Status != StatusAwaitingApproval || !ok {
 		return fmt.Errorf("%w: %s/%s has no plan awaiting approval (status %s)", ErrConflict, st.Repo, st.App, st.Status)
 	}
@@ -229,8 +240,8 @@ func (c *Controller) takeOverInterrupted(ctx context.Context, st *AppState) bool
 		if err != nil {
 			return false
 		}
+		c.recordInterrupted(ctx, *st) // under the app lease: nobody else applies it meanwhile
 		c.release(lease)
-		c.recordInterrupted(ctx, *st)
 	}
 	fresh, err := c.opt.Store.Get(ctx, st.Repo, st.App)
 	if err != nil {
@@ -246,9 +257,24 @@ func (c *Controller) recordInterrupted(ctx context.Context, st AppState) {
 	dep.FinishedAt, dep.Outcome = c.opt.Now().UTC(), "interrupted"
 	dep.Error = fmt.Sprintf("interrupted: replica %q stopped during the deploy; the app will be planned again (a Terraform state lock left behind is reported by the next plan, never force-unlocked)", dep.Replica)
 	c.log.Warn("deploy was interrupted", "repo", st.Repo, "app", st.App, "deploy_id", dep.ID, "revision", dep.Revision, "replica", dep.Replica)
-	c.save(ctx, st, func(s *AppState) {
-		s.InFlight, s.LastDeploy, s.Status, s.LastError = nil, &dep, StatusOutOfSync, dep.Error
+	still := false
+	saved, err := c.opt.Store.Update(ctx, st.Repo, st.App, func(s *AppState) error {
+		// Recorded already, or another deploy started since st was read.
+		still = s.InFlight != nil && s.InFlight.ID == dep.ID
+		if still {
+			s.InFlight, s.LastDeploy, s.Status, s.LastError = nil, &dep, StatusOutOfSync, dep.Error
+			s.UpdatedAt = c.opt.Now().UTC()
+		}
+		return nil
 	})
+	if err != nil {
+		c.log.Error("recording an interrupted deploy", "repo", st.Repo, "app", st.App, "deploy_id", dep.ID, "error", err)
+		return
+	}
+	if !still {
+		return
+	}
+	c.setStatus(saved.Repo, saved.App, saved.Status)
 	c.history(ctx, st.Repo, st.App, dep)
 	c.opt.Events.Emit(ctx, deployCategory(dep.Reason), notify.ActFailed, notify.Data{Repo: st.Repo, App: st.App, Kind: st.Kind,
 		Revision: dep.Revision, PreviousRevision: st.AppliedRevision, Author: dep.Author, PR: dep.PR,

@@ -266,6 +266,9 @@ func (c *Controller) apply(ctx context.Context, rs *repoState, rev *sources.Revi
 		return outcomeBlocked
 	}
 	defer c.release(lease)
+	if lease != nil && !c.unchangedSince(ctx, st, log) {
+		return outcomeBlocked
+	}
 	c.save(ctx, st, func(s *AppState) {
 		s.Kind, s.DesiredRevision, s.Status, s.LastPlan, s.InFlight = app.Kind, rev.SHA, StatusProgressing, rec, dep
 	})
@@ -302,6 +305,35 @@ func (c *Controller) apply(ctx context.Context, rs *repoState, rev *sources.Revi
 		m.ReconcileDuration.WithLabelValues(repo, app.Kind).Observe(dur.Seconds())
 	}
 	return outcomeReady
+}
+
+// unchangedSince reports whether the app's stored state still shows no
+// deploy other than what st, read when the deploy was decided, shows. A
+// replica whose repo lease lapsed while it planned (a pause, a partition)
+// finds here, under the app lease, that the replica which took over
+// deployed meanwhile: it must not apply its stale plan (issue 6).
+func (c *Controller) unchangedSince(ctx context.Context, st AppState, log *slog.Logger) bool {
+	cur, err := c.opt.Store.Get(ctx, st.Repo, st.App)
+	if errors.Is(err, ErrNotFound) {
+		return st.LastDeploy == nil && st.InFlight == nil
+	}
+	if err != nil {
+		log.Warn("not applying now: cannot read the app state", "error", err)
+		return false
+	}
+	if cur.InFlight != nil || deployIDOf(cur.LastDeploy) != deployIDOf(st.LastDeploy) {
+		log.Info("not applying: another replica deployed this app since it was planned; deciding again",
+			"last_deploy", deployIDOf(cur.LastDeploy), "in_flight", cur.InFlight != nil)
+		return false
+	}
+	return true
+}
+
+func deployIDOf(d *DeployRecord) string {
+	if d == nil {
+		return ""
+	}
+	return d.ID
 }
 
 // fail records a failed plan or apply. deployID is set when deploy.started

@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,7 +90,7 @@ func BenchmarkHundredStacks(b *testing.B) {
 	m := metrics.New(prometheus.NewRegistry())
 	ev := &recorder{}
 	ctrl, err := New(Options{Instance: "bench", Loader: manifest.New(tf), Store: NewMemStore(), Events: ev,
-		Metrics: m, MaxParallel: 4}, []Repo{{Name: "bench", URL: g.URL(), Path: "deploy", Source: src}})
+		Metrics: m, MaxParallel: 4, Log: benchLog(b)}, []Repo{{Name: "bench", URL: g.URL(), Path: "deploy", Source: src}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -107,10 +109,13 @@ func BenchmarkHundredStacks(b *testing.B) {
 	hand := newByHand(b, tfBin)
 	hand.run(b, 0) // warm up: the first runs pay for the page cache
 
+	var prof *os.File
+	if p := os.Getenv("BENCH_PROF"); p != "" {
+		prof, _ = os.Create(p)
+	}
 	var syncTime, handTime time.Duration
 	var plans float64
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
 		k := (i*37 + 11) % benchStacks // a different stack each time
 		app := benchStackName(k)
@@ -120,10 +125,19 @@ func BenchmarkHundredStacks(b *testing.B) {
 		b.StartTimer()
 
 		t0 := time.Now()
+		b.Logf("sync start %s", t0.Format("15:04:05.000"))
+		if prof != nil {
+			pprof.StartCPUProfile(prof)
+		}
 		if err := ctrl.SyncOnce(ctx, "bench"); err != nil {
 			b.Fatal(err)
 		}
 		syncTime += time.Since(t0)
+		b.Logf("sync end %s", time.Now().Format("15:04:05.000"))
+		if prof != nil {
+			pprof.StopCPUProfile()
+			prof = nil
+		}
 
 		b.StopTimer()
 		plans += planned() - before
@@ -218,9 +232,12 @@ func (h *byHand) run(b *testing.B, gen int) time.Duration {
 	h.write(b, 1000+gen) // never a generation the previous run applied
 	t0 := time.Now()
 	h.terraform(b, "plan", "-out=p", "-input=false", "-no-color")
+	t1 := time.Now()
 	out := h.terraform(b, "show", "-json", "p")
+	t2 := time.Now()
 	h.terraform(b, "apply", "-input=false", "-no-color", "p")
 	d := time.Since(t0)
+	b.Logf("by hand: plan %s show %s apply %s", t1.Sub(t0), t2.Sub(t1), time.Since(t2))
 	if !bytes.Contains(out, []byte(`"update"`)) && !bytes.Contains(out, []byte(`"create"`)) {
 		b.Fatalf("by hand: the plan has no change:\n%s", out)
 	}
@@ -236,4 +253,16 @@ func (h *byHand) terraform(b *testing.B, args ...string) []byte {
 		b.Fatalf("terraform %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
 	return stdout.Bytes()
+}
+
+func benchLog(b *testing.B) *slog.Logger {
+	p := os.Getenv("BENCH_LOG")
+	if p == "" {
+		return nil
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

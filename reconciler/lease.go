@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -144,6 +145,9 @@ func (c *Controller) ownRepo(ctx context.Context, rs *repoState) bool {
 	}
 	c.log.Info("this replica now reconciles the repo", "repo", rs.cfg.Name)
 	rs.lease, rs.follower = h, false
+	// Another replica may have applied the repo's apps since this one last
+	// did: outputs cached then are stale (read them again from the appliers).
+	c.forgetOutputs(rs.cfg.Name)
 	return true
 }
 
@@ -164,4 +168,15 @@ func (c *Controller) holdApp(ctx context.Context, repo, app string) (*heldLease,
 		return nil, err
 	}
 	return h, nil
+}
+
+// forgetOutputs drops the cached outputs of repo's apps.
+func (c *Controller) forgetOutputs(repo string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.outputs {
+		if strings.HasPrefix(k, repo+"/") {
+			delete(c.outputs, k)
+		}
+	}
 }

@@ -45,10 +45,22 @@ func (c *Controller) PlanOnce(ctx context.Context, repo, app string) ([]PlanResu
 		names = []string{app}
 	}
 	var out []PlanResult
+	pending := map[string]bool{} // apps of this run with changes (or errors)
 	for _, name := range names {
 		a := d.Apps[name]
 		res := PlanResult{Repo: repo, App: name, Kind: a.Kind, Revision: rev.SHA, Changes: []appliers.Change{}}
 		spec, err := c.decode(ctx, rs, d, rev, a)
+		if err != nil {
+			// A dependency that is not applied yet (or has changes) may
+			// have no outputs to decode with: the app is planned after it
+			// is applied, which is a change, not an error.
+			if dep := firstPending(a.DependsOn, pending); dep != "" {
+				res.Changed, res.Summary = true, fmt.Sprintf("planned after %s is applied", dep)
+				pending[name] = true
+				out = append(out, res)
+				continue
+			}
+		}
 		if err == nil {
 			var p *appliers.Plan
 			p, err = c.opt.Loader.Applier(a.Kind).Plan(ctx, appliers.Request{Repo: repo, App: name, Revision: rev.SHA, Spec: spec,
@@ -63,7 +75,18 @@ func (c *Controller) PlanOnce(ctx context.Context, repo, app string) ([]PlanResu
 		if err != nil {
 			res.Error = c.opt.Scrub(err.Error())
 		}
+		pending[name] = res.Changed || res.Error != ""
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// firstPending returns the first of deps marked in pending, or "".
+func firstPending(deps []string, pending map[string]bool) string {
+	for _, d := range deps {
+		if pending[d] {
+			return d
+		}
+	}
+	return ""
 }

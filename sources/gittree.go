@@ -16,8 +16,12 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
-// maxCachedTrees bounds objStore's decoded-tree cache.
-const maxCachedTrees = 4096
+// maxCachedTrees bounds objStore's decoded-tree cache; maxCachedDiffs its
+// cache of ChangedPaths results.
+const (
+	maxCachedTrees = 4096
+	maxCachedDiffs = 256
+)
 
 // objStore is a read handle on the bare repository's object store. go-git's
 // filesystem storage is not safe for concurrent use (its pack index, object
@@ -30,6 +34,10 @@ type objStore struct {
 	mu    sync.Mutex
 	s     *filesystem.Storage
 	trees map[plumbing.Hash]*object.Tree
+	// diffs memoises ChangedPaths by commit pair: the reconciler asks for
+	// the same pair once per app (commits are immutable, so it never goes
+	// stale).
+	diffs map[[2]plumbing.Hash][]string
 	// head is the tracked branch's commit as of the last Poll that used
 	// this store (guarded by Repo.mu, set before the store is published).
 	head string
@@ -39,6 +47,7 @@ func newObjStore(dir string) *objStore {
 	return &objStore{
 		s:     filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault()),
 		trees: make(map[plumbing.Hash]*object.Tree),
+		diffs: make(map[[2]plumbing.Hash][]string),
 	}
 }
 

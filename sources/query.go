@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
@@ -172,30 +173,99 @@ func (r *Repo) ChangedPaths(ctx context.Context, from, to string) ([]string, err
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	ta, err := object.GetTree(o.s, a.TreeHash)
-	if err != nil {
-		return nil, fmt.Errorf("read tree of %s: %w", from, err)
+	key := [2]plumbing.Hash{a.TreeHash, b.TreeHash}
+	if out, ok := o.diffs[key]; ok {
+		return slices.Clone(out), nil
 	}
-	tb, err := object.GetTree(o.s, b.TreeHash)
-	if err != nil {
-		return nil, fmt.Errorf("read tree of %s: %w", to, err)
-	}
-	changes, err := object.DiffTreeContext(ctx, ta, tb)
-	if err != nil {
+	var out []string
+	if err := o.diffTrees(ctx, "", a.TreeHash, b.TreeHash, &out); err != nil {
 		return nil, fmt.Errorf("diff %s..%s: %w", from, to, err)
 	}
-	seen := make(map[string]bool)
-	var out []string
-	for _, c := range changes {
-		for _, p := range []string{c.From.Name, c.To.Name} {
-			if p != "" && !seen[p] {
-				seen[p] = true
-				out = append(out, p)
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(o.diffs) >= maxCachedDiffs {
+		clear(o.diffs)
+	}
+	o.diffs[key] = out
+	return slices.Clone(out), nil
+}
+
+// diffTrees appends to out the paths of the files (blobs, symlinks,
+// submodules) that differ between trees a and b under dir: added, removed,
+// or with another content or mode. Subtrees with the same hash are skipped
+// without being read, and trees are read through the decoded-tree cache, so
+// a commit that touches one stack of a hundred reads a handful of trees.
+// A zero hash is an absent tree. o.mu must be held.
+func (o *objStore) diffTrees(ctx context.Context, dir string, a, b plumbing.Hash, out *[]string) error {
+	if a == b {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	entries := func(h plumbing.Hash) ([]object.TreeEntry, error) {
+		if h.IsZero() {
+			return nil, nil
+		}
+		t, err := o.tree(h)
+		if err != nil {
+			return nil, fmt.Errorf("read tree %s: %w", h, err)
+		}
+		return t.Entries, nil
+	}
+	ea, err := entries(a)
+	if err != nil {
+		return err
+	}
+	eb, err := entries(b)
+	if err != nil {
+		return err
+	}
+	type pair struct{ a, b *object.TreeEntry }
+	byName := make(map[string]*pair, max(len(ea), len(eb)))
+	for i := range ea {
+		byName[ea[i].Name] = &pair{a: &ea[i]}
+	}
+	for i := range eb {
+		if p, ok := byName[eb[i].Name]; ok {
+			p.b = &eb[i]
+		} else {
+			byName[eb[i].Name] = &pair{b: &eb[i]}
+		}
+	}
+	for name, p := range byName {
+		path := name
+		if dir != "" {
+			path = dir + "/" + name
+		}
+		if p.a != nil && p.b != nil && p.a.Hash == p.b.Hash && p.a.Mode == p.b.Mode {
+			continue
+		}
+		// Each side is a subtree (walked) or a file (listed); a file
+		// replaced by a directory is both.
+		var subA, subB plumbing.Hash
+		file := false
+		for _, e := range []*object.TreeEntry{p.a, p.b} {
+			switch {
+			case e == nil:
+			case e.Mode == filemode.Dir && e == p.a:
+				subA = e.Hash
+			case e.Mode == filemode.Dir:
+				subB = e.Hash
+			default:
+				file = true
+			}
+		}
+		if file {
+			*out = append(*out, path)
+		}
+		if !subA.IsZero() || !subB.IsZero() {
+			if err := o.diffTrees(ctx, path, subA, subB, out); err != nil {
+				return err
 			}
 		}
 	}
-	slices.Sort(out)
-	return out, nil
+	return nil
 }
 
 // IsAncestor reports whether commit a is commit b or one of its ancestors.

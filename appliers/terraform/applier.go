@@ -62,8 +62,9 @@ type Applier struct {
 }
 
 var (
-	_ appliers.Applier   = (*Applier)(nil)
-	_ appliers.Outputter = (*Applier)(nil)
+	_ appliers.Applier       = (*Applier)(nil)
+	_ appliers.Outputter     = (*Applier)(nil)
+	_ appliers.DriftDetector = (*Applier)(nil)
 )
 
 // stack is one stack's work directory and its Terraform handle. The handle
@@ -406,24 +407,10 @@ func (a *Applier) planLocked(ctx context.Context, st *stack, req appliers.Reques
 		opts = append(opts, tfexec.VarFile(f))
 	}
 	start := time.Now()
-	changed, err := tf.Plan(ctx, opts...)
-	if err != nil && needsInit(err) && ctx.Err() == nil {
-		log.Info("terraform asks for init; running it and planning again")
-		fp, backendFP, ferr := initFingerprint(req.Tree, spec, a.cliConfig, a.binary)
-		if ferr != nil {
-			return nil, appliers.Stalled(ferr)
-		}
-		if ierr := a.init(ctx, st, tf, spec, fp, backendFP, true, log); ierr != nil {
-			return nil, ierr
-		}
-		if werr := a.selectWorkspace(ctx, st, tf, spec.Workspace); werr != nil {
-			return nil, werr
-		}
-		changed, err = tf.Plan(ctx, opts...)
-	}
+	changed, err := a.runPlan(ctx, st, tf, req, spec, opts, log)
 	if err != nil {
 		os.Remove(planFile)
-		return nil, classify("plan", err, a.red)
+		return nil, err
 	}
 	in, err := a.idInput(st, req, spec)
 	if err != nil {
@@ -452,6 +439,30 @@ func (a *Applier) planLocked(ctx context.Context, st *stack, req appliers.Reques
 	plan.Artifact = art
 	log.Info("terraform plan done", "changed", plan.Changed, "summary", plan.Summary, "plan_id", plan.ID, "duration_ms", time.Since(start).Milliseconds())
 	return plan, nil
+}
+
+// runPlan runs `terraform plan` with opts; when Terraform asks for init, it
+// runs init once and plans again (st.mu held). The error is classified.
+func (a *Applier) runPlan(ctx context.Context, st *stack, tf *tfexec.Terraform, req appliers.Request, spec *Spec, opts []tfexec.PlanOption, log *slog.Logger) (bool, error) {
+	changed, err := tf.Plan(ctx, opts...)
+	if err != nil && needsInit(err) && ctx.Err() == nil {
+		log.Info("terraform asks for init; running it and planning again")
+		fp, backendFP, ferr := initFingerprint(req.Tree, spec, a.cliConfig, a.binary)
+		if ferr != nil {
+			return false, appliers.Stalled(ferr)
+		}
+		if ierr := a.init(ctx, st, tf, spec, fp, backendFP, true, log); ierr != nil {
+			return false, ierr
+		}
+		if werr := a.selectWorkspace(ctx, st, tf, spec.Workspace); werr != nil {
+			return false, werr
+		}
+		changed, err = tf.Plan(ctx, opts...)
+	}
+	if err != nil {
+		return false, classify("plan", err, a.red)
+	}
+	return changed, nil
 }
 
 // varFileArgs lists the -var-file arguments: the spec's var files in order,

@@ -44,6 +44,39 @@
 // file; when the file is gone (a restart) it plans again and applies only if
 // the new plan has the same ID, else it fails with ErrStalePlan.
 //
+// # Drift
+//
+// Drift (appliers.DriftDetector) tells whether re-applying the stack at the
+// last applied revision would change anything. It syncs the work dir and
+// inits exactly as Plan does (under the same per-stack mutex, so a check
+// never overlaps a Plan or Apply of the stack), runs a normal `plan -out`
+// to a drift-*.tfplan file that is deleted before it returns, and, only
+// when the plan has changes, reads it with `show -json`: a clean stack costs
+// one Terraform command, a drifted one two. Every resource the plan would
+// change is one item: its address, the action (update, replace, create for
+// a resource deleted outside, delete) and, for updates and replacements,
+// the attribute paths the plan would change — top-level names, dotted for
+// map keys and nested objects ("tags.Owner", "input.size"), single nested
+// blocks looked through ("environment.variables.LOG_LEVEL"), longer lists
+// and sets as one path, sensitive attributes as one path whose keys are not
+// listed. Values never appear. Attributes that are only unknown after the
+// change (computed, such as an SSM parameter's version) are not listed, and
+// null equals an empty map or list. Ignore patterns match
+// "ADDRESS.ATTRIBUTE" paths (appliers.IgnoredPath): "aws_ssm_parameter.p.value",
+// "value" in every resource, "aws_ssm_parameter.p" the whole resource.
+//
+// Neither a refresh-only plan nor its resource_drift is used. They compare
+// live objects with the last state written, not with the desired state: a
+// value changed and put back outside still shows there (its computed
+// version moved), the AWS provider shows tags null → {} right after a
+// create, `plan -refresh-only -detailed-exitcode` exits 2 when nothing
+// changed (hashicorp/terraform#36403), and a change someone took into the
+// state with `apply -refresh-only` disappears from it although it is still
+// drift. A normal plan has none of these problems, so Apply runs no
+// `apply -refresh-only` after applying either (it would cost one more
+// Terraform command, ≈10 s or more with the AWS provider, for nothing that
+// Drift reads).
+//
 // # Errors
 //
 // Failures are classified for the reconciler: a held state lock, a stale

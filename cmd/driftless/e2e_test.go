@@ -228,7 +228,7 @@ func TestE2EInvalidCommit(t *testing.T) {
 	bad := g.Commit("app: v2, with broken manifests")
 
 	var invalid []notify.Event
-	h.waitFor(30*time.Second, "source.invalid", func() bool {
+	h.waitFor(90*time.Second, "source.invalid", func() bool {
 		invalid = filter(h.events(), "source.invalid", "platform")
 		return len(invalid) > 0
 	})
@@ -304,7 +304,7 @@ func TestE2ERestartReappliesNothing(t *testing.T) {
 	h.stop()
 
 	h2 := startE2E(t, cfgPath, map[string]string{"DRIFTLESS_API_TOKEN": testToken})
-	h2.waitFor(20*time.Second, "/readyz 200", func() bool {
+	h2.waitFor(60*time.Second, "/readyz 200", func() bool {
 		code, _ := h2.get("/readyz")
 		return code == http.StatusOK
 	})
@@ -357,7 +357,7 @@ func TestE2EApprovalGate(t *testing.T) {
 	cfgPath := writeFile(t, dir, "driftless.hcl", daemonConfig(t, filepath.Join(dir, "state"), g.URL(), ""))
 	h := startE2E(t, cfgPath, map[string]string{"DRIFTLESS_API_TOKEN": testToken})
 
-	h.waitFor(30*time.Second, "awaiting-approval", func() bool {
+	h.waitFor(90*time.Second, "awaiting-approval", func() bool {
 		return h.apps()["platform/gated"].Status == reconciler.StatusAwaitingApproval
 	})
 	time.Sleep(2 * time.Second) // more polls must not plan or apply again

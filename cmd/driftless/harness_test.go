@@ -133,6 +133,13 @@ func (h *e2e) stop() {
 		if h.t.Failed() {
 			h.t.Logf("daemon log (tail):\n%s", tail(h.logs.String(), 60))
 		}
+		// DRIFTLESS_E2E_LOGS=DIR keeps every daemon's whole log.
+		if dir := os.Getenv("DRIFTLESS_E2E_LOGS"); dir != "" {
+			name := strings.ReplaceAll(h.t.Name(), "/", "_") + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ".log"
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(h.logs.String()), 0o644); err != nil {
+				h.t.Logf("keeping the daemon log: %v", err)
+			}
+		}
 	})
 }
 
@@ -211,8 +218,14 @@ func (h *e2e) waitFor(timeout time.Duration, what string, cond func() bool) {
 // waitSynced waits until every app is synced with rev applied.
 func (h *e2e) waitSynced(rev string, apps ...string) map[string]reconciler.AppState {
 	h.t.Helper()
+	return h.waitSyncedWithin(90*time.Second, rev, apps...)
+}
+
+// waitSyncedWithin is waitSynced with a timeout.
+func (h *e2e) waitSyncedWithin(timeout time.Duration, rev string, apps ...string) map[string]reconciler.AppState {
+	h.t.Helper()
 	var m map[string]reconciler.AppState
-	h.waitFor(45*time.Second, fmt.Sprintf("%v synced at %.7s", apps, rev), func() bool {
+	h.waitFor(timeout, fmt.Sprintf("%v synced at %.7s", apps, rev), func() bool {
 		m = h.apps()
 		for _, a := range apps {
 			if s := m[a]; s.Status != reconciler.StatusSynced || s.AppliedRevision != rev {
@@ -364,6 +377,15 @@ repo "platform" {
   drift_interval = "0"
 }
 %s`, stateDir, testenv.TerraformBinary(t), repoURL, extra)
+}
+
+// replaceOnce replaces the first old in s, which must be there.
+func replaceOnce(t *testing.T, s, old, new string) string {
+	t.Helper()
+	if !strings.Contains(s, old) {
+		t.Fatalf("%q not in %q", old, s)
+	}
+	return strings.Replace(s, old, new, 1)
 }
 
 // testToken is the API token of the e2e configs.

@@ -28,6 +28,13 @@ const (
 	// of memory, which no recover catches).
 	maxIndent       = 1024
 	maxIndentResult = 16 << 20
+	// maxNesting bounds how deeply brackets, braces, parentheses, strings,
+	// interpolations and template directives nest, and maxOperators the
+	// operators along one path through an expression. HCL parses and
+	// evaluates recursively: 100000 "[" or 50000 nested "${" overflow the
+	// goroutine stack, a fatal error that no recover catches.
+	maxNesting   = 256
+	maxOperators = 4096
 )
 
 var errNumberRange = errors.New("numbers in manifests must be zero or of a magnitude between about 1e-300 and 1e300")
@@ -52,6 +59,69 @@ func checkNumbers(v cty.Value) error {
 		}
 		return true, nil
 	})
+}
+
+// operators are the tokens that nest expressions without brackets.
+var operators = map[hclsyntax.TokenType]bool{
+	hclsyntax.TokenPlus: true, hclsyntax.TokenMinus: true, hclsyntax.TokenStar: true,
+	hclsyntax.TokenSlash: true, hclsyntax.TokenPercent: true, hclsyntax.TokenAnd: true,
+	hclsyntax.TokenOr: true, hclsyntax.TokenBang: true, hclsyntax.TokenEqualOp: true,
+	hclsyntax.TokenNotEqual: true, hclsyntax.TokenLessThan: true, hclsyntax.TokenLessThanEq: true,
+	hclsyntax.TokenGreaterThan: true, hclsyntax.TokenGreaterThanEq: true, hclsyntax.TokenQuestion: true,
+}
+
+// checkNesting scans the tokens of src, before it is parsed, for nesting
+// deeper than maxNesting or more than maxOperators operators along one
+// path through an expression (see maxNesting).
+func checkNesting(src []byte, filename string) hcl.Diagnostics {
+	tokens, _ := hclsyntax.LexConfig(src, filename, hcl.InitialPos)
+	type open struct {
+		brace bool // a block or an object: newlines end its items
+		ops   int  // operators on the path when it was opened
+	}
+	var stack []open
+	ops, directives := 0, 0
+	tooDeep := func(tok hclsyntax.Token, what string) hcl.Diagnostics {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Manifest too deeply nested",
+			Detail: what, Subject: tok.Range.Ptr()}}
+	}
+	for i, tok := range tokens {
+		switch tok.Type {
+		case hclsyntax.TokenOBrace, hclsyntax.TokenOBrack, hclsyntax.TokenOParen, hclsyntax.TokenOQuote,
+			hclsyntax.TokenOHeredoc, hclsyntax.TokenTemplateInterp, hclsyntax.TokenTemplateControl:
+			stack = append(stack, open{brace: tok.Type == hclsyntax.TokenOBrace, ops: ops})
+			if tok.Type == hclsyntax.TokenTemplateControl && i+1 < len(tokens) && tokens[i+1].Type == hclsyntax.TokenIdent {
+				switch string(tokens[i+1].Bytes) {
+				case "if", "for":
+					directives++
+				case "endif", "endfor":
+					directives--
+				}
+			}
+			if len(stack)+max(directives, 0) > maxNesting {
+				return tooDeep(tok, fmt.Sprintf("Brackets, braces, strings and templates nest more than %d deep.", maxNesting))
+			}
+		case hclsyntax.TokenCBrace, hclsyntax.TokenCBrack, hclsyntax.TokenCParen, hclsyntax.TokenCQuote,
+			hclsyntax.TokenCHeredoc, hclsyntax.TokenTemplateSeqEnd:
+			if len(stack) > 0 {
+				ops = stack[len(stack)-1].ops
+				stack = stack[:len(stack)-1]
+			}
+		case hclsyntax.TokenNewline:
+			if len(stack) == 0 {
+				ops = 0
+			} else if top := stack[len(stack)-1]; top.brace {
+				ops = top.ops
+			}
+		default:
+			if operators[tok.Type] {
+				if ops++; ops > maxOperators {
+					return tooDeep(tok, fmt.Sprintf("An expression chains more than %d operators.", maxOperators))
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // checkLiterals reports the number literals of f that are out of range.

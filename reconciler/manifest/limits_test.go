@@ -30,6 +30,24 @@ func TestLoadLimits(t *testing.T) {
 		{"indent result too long", "stack \"a\" {\n  path = \"infra/a\"\n  vars = { x = indent(1024, join(\"\\n\", [for i in range(1024) : join(\"\\n\", range(20))])) }\n}\n",
 			[]string{"m.hcl:3:", "more than the 16777216 allowed"}},
 	}
+	// Before the nesting limits, each of these killed the process with a
+	// stack overflow.
+	deep := func(expr string) string { return "stack \"a\" {\n  path = \"infra/a\"\n  vars = { x = " + expr + " }\n}\n" }
+	cases = append(cases, []struct {
+		name, src string
+		want      []string
+	}{
+		{"deep brackets", deep(strings.Repeat("[", 100000) + "1" + strings.Repeat("]", 100000)),
+			[]string{"m.hcl:3:270: Manifest too deeply nested: Brackets, braces, strings and templates nest more than 256 deep"}},
+		{"deep templates", deep(strings.Repeat("\"${", 50000) + "1" + strings.Repeat("}\"", 50000)),
+			[]string{"Manifest too deeply nested"}},
+		{"deep directives", deep("\"" + strings.Repeat("%{ if true }", 300) + strings.Repeat("%{ endif }", 300) + "\""),
+			[]string{"Manifest too deeply nested"}},
+		{"long operator chain", deep(strings.Repeat("1+", 10000) + "1"),
+			[]string{"Manifest too deeply nested: An expression chains more than 4096 operators"}},
+		{"long chain across lines in parentheses", deep("(" + strings.Repeat("-\n", 5000) + "1)"),
+			[]string{"Manifest too deeply nested: An expression chains more than 4096 operators"}},
+	}...)
 	l := New(fakeStack{}, fakeService{})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -45,7 +63,13 @@ func TestLoadLimits(t *testing.T) {
 			}
 		})
 	}
-	// Numbers in range, and indent as people use it, still work.
+	// Numbers in range, indent as people use it, and nesting and operator
+	// chains within the limits still work.
+	ok := deep("\"${length(" + strings.Repeat("[", 200) + strings.Repeat("1+", 4000) + "1" + strings.Repeat("]", 200) + ")}\"")
+	ok += strings.Repeat("stack \"b\" {\n  path = \"infra/a\"\n  vars = { x = " + strings.Repeat("1+", 4000) + "1 }\n}\n", 1)
+	if _, diags := l.Load("r", tree(map[string]string{"infra/a/main.tf": "", "m.hcl": ok}), "."); diags.HasErrors() {
+		t.Errorf("nesting within the limits rejected: %v", Format(diags))
+	}
 	_, diags := l.Load("r", tree(map[string]string{"infra/a/main.tf": "", "m.hcl": "stack \"a\" {\n  path = \"infra/a\"\n  vars = { x = \"${1e300} ${-2.5e-300} ${tonumber(\"1e-300\")} ${indent(2, \"a\\nb\")}\" }\n}\n"}), ".")
 	if diags.HasErrors() {
 		t.Errorf("numbers in range rejected: %v", Format(diags))

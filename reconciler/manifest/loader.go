@@ -207,6 +207,10 @@ func (l *Loader) readFiles(tree fs.FS, dir string) ([]parsedFile, hcl.Diagnostic
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unreadable manifest file", Detail: fmt.Sprintf("%s: %v", n, err)})
 			continue
 		}
+		if ndiags := checkNesting(src, n); ndiags.HasErrors() {
+			diags = append(diags, ndiags...)
+			continue
+		}
 		f, pdiags := hclsyntax.ParseConfig(src, n, hcl.InitialPos)
 		if f != nil && !pdiags.HasErrors() {
 			pdiags = append(pdiags, checkLiterals(f)...)
