@@ -32,7 +32,9 @@ func TestLoadLimits(t *testing.T) {
 	}
 	// Before the nesting limits, each of these killed the process with a
 	// stack overflow.
-	deep := func(expr string) string { return "stack \"a\" {\n  path = \"infra/a\"\n  vars = { x = " + expr + " }\n}\n" }
+	deep := func(expr string) string {
+		return "stack \"a\" {\n  path = \"infra/a\"\n  vars = { x = " + expr + " }\n}\n"
+	}
 	cases = append(cases, []struct {
 		name, src string
 		want      []string
@@ -66,7 +68,7 @@ func TestLoadLimits(t *testing.T) {
 	// Numbers in range, indent as people use it, and nesting and operator
 	// chains within the limits still work.
 	ok := deep("\"${length(" + strings.Repeat("[", 200) + strings.Repeat("1+", 4000) + "1" + strings.Repeat("]", 200) + ")}\"")
-	ok += strings.Repeat("stack \"b\" {\n  path = \"infra/a\"\n  vars = { x = " + strings.Repeat("1+", 4000) + "1 }\n}\n", 1)
+	ok += strings.Repeat("stack \"b\" {\n  path = \"infra/a\"\n  vars = { x = "+strings.Repeat("1+", 4000)+"1 }\n}\n", 1)
 	if _, diags := l.Load("r", tree(map[string]string{"infra/a/main.tf": "", "m.hcl": ok}), "."); diags.HasErrors() {
 		t.Errorf("nesting within the limits rejected: %v", Format(diags))
 	}
