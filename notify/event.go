@@ -2,6 +2,7 @@ package notify
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -82,9 +83,14 @@ type DriftItem struct {
 // New builds an event of category.action from data, with a fresh random id.
 // instance names the controller replica (CloudEvents source driftless/<instance>).
 func New(instance, category, action string, data Data) Event {
+	id := NewID()
+	if data.Key != "" {
+		sum := sha256.Sum256([]byte(category + "." + action + "\x00" + data.Key))
+		id = hex.EncodeToString(sum[:16])
+	}
 	return Event{
 		SpecVersion:     "1.0",
-		ID:              NewID(),
+		ID:              id,
 		Source:          "driftless/" + instance,
 		Type:            "io.driftless." + category + "." + action,
 		Subject:         subjectOf(category, data),

@@ -123,6 +123,7 @@ func (c *Controller) load(ctx context.Context, rs *repoState, rev *sources.Revis
 		lines := manifest.Format(diags)
 		log.Error("the revision's manifests are invalid; keeping the last good state", "diagnostics", lines)
 		data := c.revData(rs, rev, "")
+		data.Key = rs.cfg.Name + "@" + rev.SHA
 		data.Diagnostics = lines
 		data.Error = fmt.Sprintf("%d error(s) in the manifests: %s", len(errorsOnly(lines)), strings.Join(errorsOnly(lines), "; "))
 		c.opt.Events.Emit(ctx, notify.CatSource, notify.ActInvalid, data)
@@ -134,7 +135,9 @@ func (c *Controller) load(ctx context.Context, rs *repoState, rev *sources.Revis
 	prev := rs.desired
 	rs.desired, rs.rev, rs.invalidSHA = d, rev, ""
 	log.Info("new revision", "apps", len(d.Apps), "author", rev.Author, "pr", rev.PR)
-	c.opt.Events.Emit(ctx, notify.CatSource, notify.ActUpdated, c.revData(rs, rev, ""))
+	data := c.revData(rs, rev, "")
+	data.Key = rs.cfg.Name + "@" + rev.SHA // announced once per revision, restarts included
+	c.opt.Events.Emit(ctx, notify.CatSource, notify.ActUpdated, data)
 	c.forgetRemoved(ctx, rs, prev)
 }
 
