@@ -71,6 +71,11 @@ type Data struct {
 	FirstSeen        *time.Time        `json:"first_seen,omitempty"`
 	Step             string            `json:"step,omitempty"`
 	Extra            map[string]string `json:"extra,omitempty"`
+
+	// Key, when set, makes the event id a hash of it instead of random, so
+	// the same announcement made twice (e.g. source.updated for a revision
+	// after a restart) is stored and posted once. Not serialised.
+	Key string `json:"-"`
 }
 
 // DriftItem is one drifted resource and the attributes that moved.
