@@ -234,6 +234,28 @@ func (h *e2e) waitSyncedWithin(timeout time.Duration, rev string, apps ...string
 		}
 		return true
 	})
+	// The state is recorded before the deploy is announced: wait for the
+	// announcement of each app's latest deploy too, so callers can read it.
+	h.waitFor(timeout, fmt.Sprintf("%v deploy events at %.7s", apps, rev), func() bool {
+		evs := h.events()
+		for _, a := range apps {
+			d := m[a].LastDeploy
+			if d == nil || d.Revision != rev || d.Outcome != "succeeded" {
+				continue
+			}
+			found := false
+			for _, ev := range evs {
+				if ev.Data.DeployID == d.ID && ev.Action() == "succeeded" {
+					found = true
+					break
+				}
+			}
+			if !found {
+				return false
+			}
+		}
+		return true
+	})
 	return m
 }
 
