@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/driftless/driftless/appliers"
@@ -88,6 +89,11 @@ type Controller struct {
 	status   map[string]string                     // repo/app → status, for the apps gauge
 	pending  map[string]*pendingPlan               // repo/app → plan awaiting approval
 	lastApps []AppState                            // last app list read, served while the store is unreachable
+
+	held    atomic.Int32 // repo leases this replica holds
+	shareMu sync.Mutex
+	share   int       // fair share of repo leases (see fairShare)
+	shareAt time.Time // when share was computed
 }
 
 // New returns a controller for repos. Run starts it.
@@ -135,6 +141,14 @@ func New(opt Options, repos []Repo) (*Controller, error) {
 // per repository until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
 	c.recoverInterrupted(ctx)
+	if c.opt.Leases != nil {
+		// Presence: the replicas share the repos among those holding one.
+		h, err := c.hold(ctx, replicaLeaseKey(c.opt.Instance))
+		if err != nil {
+			c.log.Warn("registering this replica", "instance", c.opt.Instance, "error", err)
+		}
+		defer c.release(h)
+	}
 	var wg sync.WaitGroup
 	for _, name := range c.names {
 		rs := c.repos[name]
@@ -195,6 +209,7 @@ func (c *Controller) loop(ctx context.Context, rs *repoState) {
 			rs.mu.Lock()
 			err = c.sync(ctx, rs)
 			rs.mu.Unlock()
+			c.shed(ctx, rs)
 		}
 		if ctx.Err() != nil {
 			return

@@ -128,6 +128,11 @@ func (c *Controller) ownRepo(ctx context.Context, rs *repoState) bool {
 	if rs.lease != nil {
 		c.release(rs.lease)
 		rs.lease = nil
+		c.held.Add(-1)
+	}
+	if share := c.fairShare(ctx); share > 0 && int(c.held.Load()) >= share {
+		rs.polled.Store(true) // another replica, below its share, takes it
+		return false
 	}
 	h, err := c.hold(ctx, repoLeaseKey(rs.cfg.Name))
 	if err != nil {
@@ -145,6 +150,7 @@ func (c *Controller) ownRepo(ctx context.Context, rs *repoState) bool {
 	}
 	c.log.Info("this replica now reconciles the repo", "repo", rs.cfg.Name)
 	rs.lease, rs.follower = h, false
+	c.held.Add(1)
 	// Another replica may have applied the repo's apps since this one last
 	// did: outputs cached then are stale (read them again from the appliers).
 	c.forgetOutputs(rs.cfg.Name)
@@ -179,4 +185,56 @@ func (c *Controller) forgetOutputs(repo string) {
 			delete(c.outputs, k)
 		}
 	}
+}
+
+// replicaLeaseKey is the presence lease a running replica holds: the
+// number of live replicas sizes each one's share of the repos.
+func replicaLeaseKey(instance string) string { return kv.Key("replica", instance) }
+
+// keyLister is implemented by lease stores that list keys (*kv.Bucket).
+type keyLister interface {
+	Keys(ctx context.Context, prefix string) ([]string, error)
+}
+
+// fairShare is how many repo leases this replica takes at most: the repos
+// divided among the live replicas, rounded up, so that together they can
+// hold every repo. 0 means no limit (one replica, or the count is unknown).
+// It is read at most once per lease renewal period.
+func (c *Controller) fairShare(ctx context.Context) int {
+	kl, ok := c.opt.Leases.(keyLister)
+	if !ok {
+		return 0
+	}
+	c.shareMu.Lock()
+	defer c.shareMu.Unlock()
+	if now := time.Now(); now.Sub(c.shareAt) >= c.leaseTTL()/3 {
+		keys, err := kl.Keys(ctx, kv.Key("replica")+".")
+		c.share, c.shareAt = 0, now
+		if err == nil && len(keys) > 0 {
+			c.share = (len(c.names) + len(keys) - 1) / len(keys)
+		}
+	}
+	return c.share
+}
+
+// shed gives up the repo's lease when this replica holds more than its
+// share (replicas started after it took them): a replica below its share
+// takes the repo over at its next tick.
+func (c *Controller) shed(ctx context.Context, rs *repoState) {
+	if rs.lease == nil || ctx.Err() != nil {
+		return
+	}
+	share := c.fairShare(ctx)
+	for {
+		n := c.held.Load()
+		if share == 0 || int(n) <= share {
+			return
+		}
+		if c.held.CompareAndSwap(n, n-1) {
+			break
+		}
+	}
+	c.log.Info("handing the repo over to another replica: this one holds more than its share", "repo", rs.cfg.Name, "share", share)
+	c.release(rs.lease)
+	rs.lease = nil
 }
