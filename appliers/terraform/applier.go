@@ -374,21 +374,30 @@ func (a *Applier) lockTimeout() string {
 	return fmt.Sprintf("%ds", int(a.cfg.LockTimeout/time.Second))
 }
 
-// Plan runs `terraform plan -out` for the request and reads the saved plan.
-func (a *Applier) Plan(ctx context.Context, req appliers.Request) (*appliers.Plan, error) {
+// lockStack checks that the applier can run Terraform, finds the request's
+// stack and locks it: one Terraform command at a time per stack. The
+// caller must call unlock.
+func (a *Applier) lockStack(req appliers.Request) (st *stack, spec *Spec, unlock func(), err error) {
 	if a.binary == "" {
-		return nil, errDecodeOnly
+		return nil, nil, nil, errDecodeOnly
 	}
-	spec, err := specOf(req)
-	if err != nil {
-		return nil, err
+	if spec, err = specOf(req); err != nil {
+		return nil, nil, nil, err
 	}
-	st, err := a.stackFor(req, spec)
-	if err != nil {
-		return nil, err
+	if st, err = a.stackFor(req, spec); err != nil {
+		return nil, nil, nil, err
 	}
 	st.mu.Lock()
-	defer st.mu.Unlock()
+	return st, spec, st.mu.Unlock, nil
+}
+
+// Plan runs `terraform plan -out` for the request and reads the saved plan.
+func (a *Applier) Plan(ctx context.Context, req appliers.Request) (*appliers.Plan, error) {
+	st, spec, unlock, err := a.lockStack(req)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	return a.planLocked(ctx, st, req, spec, a.logger(req))
 }
 
@@ -532,22 +541,14 @@ func randomToken() string {
 // plan file is gone (for instance after a restart), it plans again and goes
 // on only if the new plan has the same ID.
 func (a *Applier) Apply(ctx context.Context, req appliers.Request, plan *appliers.Plan) (*appliers.Result, error) {
-	if a.binary == "" {
-		return nil, errDecodeOnly
-	}
 	if plan == nil {
 		return nil, errors.New("terraform apply: no plan")
 	}
-	spec, err := specOf(req)
+	st, spec, unlock, err := a.lockStack(req)
 	if err != nil {
 		return nil, err
 	}
-	st, err := a.stackFor(req, spec)
-	if err != nil {
-		return nil, err
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	defer unlock()
 	log := a.logger(req)
 	obs := req.Observer
 	if obs == nil {
@@ -611,19 +612,11 @@ func fileExists(p string) bool {
 
 // Outputs reads the stack's outputs with `terraform output -json`.
 func (a *Applier) Outputs(ctx context.Context, req appliers.Request) (map[string]appliers.Output, error) {
-	if a.binary == "" {
-		return nil, errDecodeOnly
-	}
-	spec, err := specOf(req)
+	st, spec, unlock, err := a.lockStack(req)
 	if err != nil {
 		return nil, err
 	}
-	st, err := a.stackFor(req, spec)
-	if err != nil {
-		return nil, err
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	defer unlock()
 	tf, err := a.prepare(ctx, st, req, spec, a.logger(req))
 	if err != nil {
 		return nil, err

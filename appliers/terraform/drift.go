@@ -22,19 +22,11 @@ import (
 // `show -json` of it. The saved plan is deleted before Drift returns: Apply
 // never picks it up. A state lock held elsewhere is appliers.Transient.
 func (a *Applier) Drift(ctx context.Context, req appliers.Request, ignore []string) (*appliers.DriftReport, error) {
-	if a.binary == "" {
-		return nil, errDecodeOnly
-	}
-	spec, err := specOf(req)
+	st, spec, unlock, err := a.lockStack(req)
 	if err != nil {
 		return nil, err
 	}
-	st, err := a.stackFor(req, spec)
-	if err != nil {
-		return nil, err
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	defer unlock()
 	log := a.logger(req)
 	if len(spec.Unknown) > 0 {
 		return nil, appliers.Transient(fmt.Errorf("%w: %v", ErrUnknownInputs, spec.Unknown), time.Minute)
