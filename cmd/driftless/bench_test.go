@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/driftless/driftless/internal/config"
+	"github.com/driftless/driftless/internal/natsd"
+	"github.com/driftless/driftless/internal/testenv"
+	"github.com/driftless/driftless/notify"
+)
+
+// benchPushes is the number of webhook pushes measured per iteration.
+const benchPushes = 20
+
+const benchWebhookSecret = "bench-webhook-secret-0123456789"
+
+func benchWebhookTF(gen int) string {
+	return fmt.Sprintf("resource \"terraform_data\" \"r\" {\n  input = \"gen%d\"\n}\n", gen)
+}
+
+// BenchmarkWebhookToDeployStarted is issue 5's benchmark: the daemon
+// in-process (startDaemon, embedded NATS, real Git repo over file://, real
+// Terraform) with one terraform_data stack, polling every hour so that
+// only the webhook triggers polls. Each of benchPushes pushes commits a
+// change, POSTs a signed GitHub push payload to /hooks/github and measures
+// the time until the deploy.started event of that revision arrives on the
+// event stream (poll, fetch, load, plan: deploy.started is emitted when the
+// apply begins); deploy.succeeded is awaited before the next push.
+// Metrics: p50-ms (goal < 1000), p99-ms and max-ms of that latency.
+func BenchmarkWebhookToDeployStarted(b *testing.B) {
+	tfBin := testenv.TerraformBinary(b)
+	g := testenv.NewGitRepo(b)
+	g.Write("deploy/stacks.hcl", "stack \"web\" {\n  path = \"infra/web\"\n}\n")
+	g.Write("infra/web/main.tf", benchWebhookTF(0))
+	first := g.Commit("Initial")
+
+	dir := b.TempDir()
+	src := fmt.Sprintf(`state_dir = %q
+listen    = "127.0.0.1:0"
+instance  = "bench"
+
+terraform {
+  binary = %q
+}
+
+repo "platform" {
+  url            = %q
+  path           = "deploy"
+  interval       = "1h"
+  drift_interval = "0"
+  webhook_secret = %q
+}
+`, filepath.Join(dir, "state"), tfBin, g.URL(), benchWebhookSecret)
+	cfgPath := filepath.Join(dir, "driftless.hcl")
+	cfg, err := config.Parse([]byte(src), cfgPath, func(string) string { return "" })
+	if err != nil {
+		b.Fatalf("config: %v", err)
+	}
+
+	logs := &benchLogs{}
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := startDaemon(ctx, cfg, logs, slog.LevelWarn)
+	if err != nil {
+		cancel()
+		b.Fatalf("startDaemon: %v\n%s", err, logs)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.wait() }()
+	b.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				b.Errorf("daemon stopped with an error: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			b.Errorf("daemon did not stop within 30s")
+		}
+	})
+
+	nc, js, err := natsd.Connect(ctx, d.natsURL, "bench", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nc.Close)
+	type arrival struct {
+		typ, rev string
+		at       time.Time
+	}
+	arrivals := make(chan arrival, 64)
+	followErr := make(chan error, 1)
+	go func() {
+		followErr <- notify.Follow(ctx, js, notify.FollowOptions{Follow: true,
+			Subjects: []string{"driftless.deploy.started.>", "driftless.deploy.succeeded.>", "driftless.deploy.failed.>"}},
+			func(ev notify.Event) error {
+				arrivals <- arrival{typ: ev.Category() + "." + ev.Action(), rev: ev.Data.Revision, at: time.Now()}
+				return nil
+			})
+	}()
+	// wait returns the arrival time of the event typ at rev.
+	wait := func(typ, rev string) time.Time {
+		b.Helper()
+		timeout := time.After(3 * time.Minute)
+		for {
+			select {
+			case a := <-arrivals:
+				if a.typ == "deploy.failed" && a.rev == rev {
+					b.Fatalf("deploy.failed at %.7s\nlogs:\n%s", rev, logs)
+				}
+				if a.typ == typ && a.rev == rev {
+					return a.at
+				}
+			case err := <-followErr:
+				b.Fatalf("following the events: %v", err)
+			case <-timeout:
+				b.Fatalf("no %s at %.7s within 3 minutes\nlogs:\n%s", typ, rev, logs)
+			}
+		}
+	}
+	wait("deploy.succeeded", first) // the daemon's first poll deploys it
+
+	hook := "http://" + d.httpAddr + "/hooks/github"
+	client := &http.Client{Timeout: 30 * time.Second}
+	var lat []time.Duration
+	gen := 0
+	for b.Loop() {
+		for range benchPushes {
+			b.StopTimer()
+			gen++
+			g.Write("infra/web/main.tf", benchWebhookTF(gen))
+			sha := g.Commit(fmt.Sprintf("Change %d (#%d)", gen, gen))
+			body, sig := benchPushPayload(b, g.URL(), sha)
+			b.StartTimer()
+			t0 := time.Now()
+			benchPost(b, client, hook, body, sig)
+			lat = append(lat, wait("deploy.started", sha).Sub(t0))
+			wait("deploy.succeeded", sha)
+		}
+	}
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(benchPercentile(lat, 50)), "p50-ms")
+	b.ReportMetric(ms(benchPercentile(lat, 99)), "p99-ms")
+	b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
+	b.ReportMetric(float64(len(lat)), "pushes")
+}
+
+// benchPercentile is the nearest-rank percentile p of sorted durations.
+func benchPercentile(sorted []time.Duration, p int) time.Duration {
+	rank := (p*len(sorted) + 99) / 100 // ceil(p/100 · n)
+	return sorted[max(rank, 1)-1]
+}
+
+// benchPushPayload is a GitHub push event for sha on main and its
+// X-Hub-Signature-256.
+func benchPushPayload(b *testing.B, cloneURL, sha string) ([]byte, string) {
+	body, err := json.Marshal(map[string]any{
+		"ref":        "refs/heads/main",
+		"after":      sha,
+		"repository": map[string]string{"clone_url": cloneURL},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mac := hmac.New(sha256.New, []byte(benchWebhookSecret))
+	mac.Write(body)
+	return body, "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+func benchPost(b *testing.B, c *http.Client, url string, body []byte, sig string) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-Hub-Signature-256", sig)
+	resp, err := c.Do(req)
+	if err != nil {
+		b.Fatalf("POST /hooks/github: %v", err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusAccepted || !strings.Contains(string(out), "triggered") {
+		b.Fatalf("POST /hooks/github: %d %s", resp.StatusCode, out)
+	}
+}
+
+// benchLogs keeps the daemon's log (warnings and errors) for failure
+// messages; the daemon logs from many goroutines.
+type benchLogs struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *benchLogs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *benchLogs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
