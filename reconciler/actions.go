@@ -120,6 +120,10 @@ func (c *Controller) Act(ctx context.Context, a Action) (AppState, error) {
 		if err := c.checkApproval(st); err != nil {
 			return st, err
 		}
+		if err := c.checkApprovalCurrent(ctx, rs, st); err != nil {
+			c.Trigger(a.Repo) // plan the new revision now
+			return st, err
+		}
 		if st, err = c.requestForce(ctx, a.Repo, a.App, ReasonApproved, a.Caller); err != nil {
 			return st, err
 		}
@@ -207,6 +211,30 @@ func (c *Controller) checkApproval(st AppState) error {
 		return fmt.Errorf("%w: the pending plan of %s/%s is no longer the plan for the current revision; a new plan will await approval", ErrConflict, st.Repo, st.App)
 	}
 	return nil
+}
+
+// checkApprovalCurrent refuses an approval when the branch has moved past
+// the pending plan's revision with a commit that touches the app (its files
+// or the manifests): that plan is no longer the plan for the current
+// revision, and the next sync plans again for approval.
+func (c *Controller) checkApprovalCurrent(ctx context.Context, rs *repoState, st AppState) error {
+	c.mu.Lock()
+	p, ok := c.pending[st.Repo+"/"+st.App]
+	c.mu.Unlock()
+	if !ok {
+		return nil // another replica holds the plan and checks it there
+	}
+	head, _, err := rs.cfg.Source.Poll(ctx)
+	if err != nil || head.SHA == p.rev.SHA {
+		return nil
+	}
+	paths, err := rs.cfg.Source.ChangedPaths(ctx, p.rev.SHA, head.SHA)
+	inputs := append(p.req.Spec.Inputs(), rs.cfg.Path)
+	if err == nil && !touches(paths, inputs) {
+		return nil
+	}
+	return fmt.Errorf("%w: refused: commit %s landed after the plan awaiting approval (%s) and changes %s/%s; a fresh plan for %s will await approval",
+		ErrConflict, head.Short(), p.rev.Short(), st.Repo, st.App, head.Short())
 }
 
 // recoverInterrupted finds deploys that were in flight when this replica

@@ -179,8 +179,9 @@ func (c *Controller) reconcileApp(ctx context.Context, rs *repoState, d *manifes
 		}
 		reason = ReasonRetry
 	}
-	if !forced && st.Status == StatusAwaitingApproval && st.LastPlan != nil && st.LastPlan.Revision == rev.SHA && c.hasPending(repo, app.Name, hash) {
-		return outcomeBlocked
+	if !forced && st.Status == StatusAwaitingApproval && st.LastPlan != nil && c.hasPending(repo, app.Name, hash) &&
+		(st.LastPlan.Revision == rev.SHA || !c.inputsChanged(ctx, rs, st.LastPlan.Revision, rev.SHA, spec)) {
+		return outcomeBlocked // the pending plan is still the plan for this revision
 	}
 	if reason == "" {
 		reason = ReasonCommit
@@ -190,8 +191,9 @@ func (c *Controller) reconcileApp(ctx context.Context, rs *repoState, d *manifes
 		return outcomeBlocked
 	}
 	if reason == ReasonApproved {
-		if p := c.takePending(repo, app.Name); p != nil && p.specHash == hash && p.rev.SHA == rev.SHA {
-			// Apply exactly the plan that was approved.
+		if p := c.takePending(repo, app.Name); p != nil && p.specHash == hash && (p.rev.SHA == rev.SHA || !c.inputsChanged(ctx, rs, p.rev.SHA, rev.SHA, spec)) {
+			// Apply exactly the plan that was approved: no commit since it
+			// touched the app, so it is still the plan for this revision.
 			rec := &PlanRecord{Revision: rev.SHA, ID: p.plan.ID, Changed: true, Summary: p.plan.Summary, Changes: p.plan.Changes, At: c.opt.Now().UTC()}
 			base := c.appData(rs, rev, app, st, p.req.DeployID, reason)
 			return c.apply(ctx, rs, rev, app, st, p.req, p.plan, rec, hash, reason, base, c.opt.Now(), log.With("deploy_id", p.req.DeployID))

@@ -66,7 +66,8 @@ func (c *Controller) rollback(ctx context.Context, rs *repoState, st AppState, a
 			return st, fmt.Errorf("%w: reverting to %s: %v", ErrConflict, rev.Short(), c.opt.Scrub(err.Error()))
 		}
 		c.log.Info("pushed a revert commit", "repo", a.Repo, "app", a.App, "revision", nrev.SHA, "to", rev.SHA, "caller", caller)
-		return st, nil
+		// The revert commit is deployed as a rollback; history names who asked.
+		return c.requestForce(ctx, a.Repo, a.App, ReasonRevert, caller)
 	}
 	head := st.DesiredRevision
 	if rs.rev != nil {

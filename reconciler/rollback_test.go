@@ -116,7 +116,7 @@ func TestRevertCommitIsARollback(t *testing.T) {
 		t.Errorf("a revert does not pin: %+v", st)
 	}
 	hist, _ := h.store.History(ctx, "r", "dns")
-	if hist[0].Reason != ReasonRevert {
-		t.Errorf("history[0] = %+v", hist[0])
+	if hist[0].Reason != ReasonRevert || hist[0].Caller != "bob" {
+		t.Errorf("history[0] = %+v, want reason revert and caller bob", hist[0])
 	}
 }

@@ -1,0 +1,55 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestApprovalRefusedAfterACommitTouchingTheApp(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	files := baseFiles()
+	files["deploy/stacks.hcl"] = "stack \"dns\" {\n  path = \"infra/dns\"\n  auto_apply = false\n}\n"
+	h.src.commit("init", files)
+	h.sync()
+	if st := h.state("dns"); st.Status != StatusAwaitingApproval {
+		t.Fatalf("dns = %+v", st)
+	}
+	// A commit that does not touch dns: the pending plan is still current.
+	h.src.commit("docs", map[string]string{"README.md": "more"})
+	if _, err := h.c.Act(ctx, Action{Repo: "r", App: "dns", Action: "approve"}); err != nil {
+		t.Fatalf("approve after an unrelated commit: %v", err)
+	}
+	h.sync()
+	if _, applies := h.stack.counts(); applies["dns"] != 1 {
+		t.Fatalf("approved plan not applied: %v", applies)
+	}
+	// A new change awaits approval; then a commit touching dns lands before
+	// the approval: it is refused with a clear message, nothing is applied,
+	// and the newest revision's plan awaits approval instead.
+	h.src.commit("dns v2", map[string]string{"infra/dns/main.tf": "# dns v2"})
+	h.sync()
+	old := h.state("dns").LastPlan
+	newest := h.src.commit("dns v3", map[string]string{"infra/dns/main.tf": "# dns v3"})
+	_, err := h.c.Act(ctx, Action{Repo: "r", App: "dns", Action: "approve"})
+	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "landed after the plan awaiting approval") {
+		t.Fatalf("approve of a stale plan: %v", err)
+	}
+	h.sync()
+	if _, applies := h.stack.counts(); applies["dns"] != 1 {
+		t.Fatalf("a stale plan was applied: %v", applies)
+	}
+	st := h.state("dns")
+	if st.Status != StatusAwaitingApproval || st.LastPlan.Revision != newest || st.LastPlan.ID == old.ID {
+		t.Fatalf("after the refusal: %+v (plan %+v)", st, st.LastPlan)
+	}
+	if _, err := h.c.Act(ctx, Action{Repo: "r", App: "dns", Action: "approve"}); err != nil {
+		t.Fatal(err)
+	}
+	h.sync()
+	if !strings.Contains(h.stack.live["dns"], "dns v3") {
+		t.Errorf("the newest plan was not applied: %q", h.stack.live["dns"])
+	}
+}
