@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -201,21 +200,4 @@ func benchPost(b *testing.B, c *http.Client, url string, body []byte, sig string
 	}
 }
 
-// benchLogs keeps the daemon's log (warnings and errors) for failure
-// messages; the daemon logs from many goroutines.
-type benchLogs struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *benchLogs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *benchLogs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type benchLogs = testenv.LogBuffer

@@ -1,7 +1,8 @@
 package api
 
 import (
-	"bytes"
+	"github.com/driftless/driftless/internal/testenv"
+
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -124,22 +125,7 @@ type fixture struct {
 	logs  *syncBuffer
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testenv.LogBuffer
 
 var t0 = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 

@@ -1,14 +1,14 @@
 package natsd_test
 
 import (
-	"bytes"
+	"github.com/driftless/driftless/internal/testenv"
+
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,23 +18,7 @@ import (
 	"github.com/driftless/driftless/internal/natsd"
 )
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testenv.LogBuffer
 
 func start(t *testing.T, dir string, port int, log *slog.Logger) *natsd.Server {
 	t.Helper()
