@@ -38,8 +38,9 @@ MOTO_ECS_SERVICE_RUNNING=1 moto_server -H 127.0.0.1 -p "$moto_port" >"$demo/moto
 pids+=($!)
 export AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
   AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-for _ in $(seq 100); do curl -fs "$AWS_ENDPOINT_URL/moto-api/" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fs "$AWS_ENDPOINT_URL/moto-api/" >/dev/null || die "moto did not start (see $demo/moto.log)"
+up() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$AWS_ENDPOINT_URL/moto-api/" >/dev/null 2>&1; }
+for _ in $(seq 100); do up && break; sleep 0.1; done
+up || die "moto did not start (see $demo/moto.log)"
 
 aws_py() { python3 - "$@"; }
 say "creating the Terraform state bucket and lock table"
