@@ -488,6 +488,31 @@ func (e *clusterEnv) waitSynced(timeout time.Duration, rev string, apps ...strin
 		}
 		return true, ""
 	})
+	// The state is saved first; the deploy's history record and its event
+	// follow right after. Wait for them too, so callers can read them.
+	e.eventually(timeout, "deploys at "+rev[:7]+" recorded and announced", func() (bool, string) {
+		evs := e.events()
+		for _, app := range apps {
+			d := e.state(app).LastDeploy
+			if d == nil || d.Outcome != "succeeded" {
+				continue
+			}
+			if h := e.history(app); len(h) == 0 || h[0].ID != d.ID {
+				return false, app + ": history lacks deploy " + d.ID
+			}
+			found := false
+			for _, ev := range evs {
+				if ev.Data.DeployID == d.ID && ev.Action() == "succeeded" {
+					found = true
+					break
+				}
+			}
+			if !found {
+				return false, app + ": no succeeded event for deploy " + d.ID
+			}
+		}
+		return true, ""
+	})
 }
 
 // checkOnce fails on any overlap of applies and on any app@rev applied
