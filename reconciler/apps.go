@@ -140,7 +140,7 @@ func (c *Controller) reconcileApp(ctx context.Context, rs *repoState, d *manifes
 	}
 	if st.PinnedRevision != "" {
 		if !c.pinReleased(ctx, rs, st, rev.SHA) {
-			return c.reconcilePinned(ctx, rs, app, st, forced, log)
+			return c.reconcilePinned(ctx, rs, app, st, forced)
 		}
 		st, err = c.unpin(ctx, rs, repo, app.Name, "a commit newer than the quarantined head landed")
 		if err != nil {
@@ -570,17 +570,15 @@ func (c *Controller) hasPending(repo, app, hash string) bool {
 
 // observer turns an applier's progress into logs and rollback events.
 type observer struct {
-	c      *Controller
-	ctx    context.Context
-	base   notify.Data
-	log    *slog.Logger
-	reason string
+	c    *Controller
+	ctx  context.Context
+	base notify.Data
+	log  *slog.Logger
 }
 
 func (o *observer) Step(msg string) { o.log.Info("deploy step", "step", msg) }
 
 func (o *observer) RollbackStarted(reason string) {
-	o.reason = reason
 	d := o.base
 	d.Reason, d.Error = "automatic", o.c.opt.Scrub(reason)
 	o.log.Warn("rolling back", "reason", reason)

@@ -132,19 +132,18 @@ func (c *Controller) load(ctx context.Context, rs *repoState, rev *sources.Revis
 		}
 		return
 	}
-	prev := rs.desired
 	rs.desired, rs.rev, rs.invalidSHA = d, rev, ""
 	log.Info("new revision", "apps", len(d.Apps), "author", rev.Author, "pr", rev.PR)
 	data := c.revData(rs, rev, "")
 	data.Key = rs.cfg.Name + "@" + rev.SHA // announced once per revision, restarts included
 	c.opt.Events.Emit(ctx, notify.CatSource, notify.ActUpdated, data)
-	c.forgetRemoved(ctx, rs, prev)
+	c.forgetRemoved(ctx, rs)
 }
 
 // forgetRemoved drops the state of apps no longer declared. Their
 // resources are left in place: removing a block stops managing an app, it
 // never destroys anything.
-func (c *Controller) forgetRemoved(ctx context.Context, rs *repoState, _ *manifest.Desired) {
+func (c *Controller) forgetRemoved(ctx context.Context, rs *repoState) {
 	states, err := c.opt.Store.List(ctx)
 	if err != nil {
 		c.log.Warn("listing app state", "repo", rs.cfg.Name, "error", err)

@@ -3,7 +3,6 @@ package reconciler
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -139,11 +138,11 @@ func (c *Controller) pinReleased(ctx context.Context, rs *repoState, st AppState
 }
 
 // reconcilePinned keeps a pinned app at its pinned revision's desired state.
-func (c *Controller) reconcilePinned(ctx context.Context, rs *repoState, app *manifest.App, st AppState, forced bool, log *slog.Logger) outcome {
+func (c *Controller) reconcilePinned(ctx context.Context, rs *repoState, app *manifest.App, st AppState, forced bool) outcome {
 	repo := rs.cfg.Name
 	// What is planned and applied here is the pinned revision, not the
 	// branch head the caller's logger names.
-	log = c.log.With("repo", repo, "app", app.Name, "revision", st.PinnedRevision, "branch_head", rs.rev.SHA)
+	log := c.log.With("repo", repo, "app", app.Name, "revision", st.PinnedRevision, "branch_head", rs.rev.SHA)
 	prev, err := rs.cfg.Source.Revision(ctx, st.PinnedRevision)
 	var d *manifest.Desired
 	if err == nil {

@@ -29,9 +29,6 @@ var templateFS embed.FS
 // refreshSeconds is how often the pages reload themselves.
 const refreshSeconds = 10
 
-// errorTruncate is how many characters of an error the list shows.
-const errorTruncate = 140
-
 var (
 	pageCSS = func() template.CSS {
 		b, err := templateFS.ReadFile("templates/style.css")
