@@ -33,7 +33,7 @@ race: ## the race detector on the concurrent packages
 	CGO_ENABLED=1 $(GO) test $(GOFLAGS_P) -count=1 -race $(RACE_PKGS)
 
 fuzz: ## run each fuzzer for FUZZTIME (default 30s)
-	$(GO) test $(GOFLAGS_P) -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./reconciler/manifest/
+	$(GO) test $(GOFLAGS_P) -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./manifest/
 	$(GO) test $(GOFLAGS_P) -run '^$$' -fuzz '^FuzzGitHubWebhook$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/api/
 	$(GO) test $(GOFLAGS_P) -run '^$$' -fuzz '^FuzzParsePR$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./sources/
 

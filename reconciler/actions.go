@@ -7,10 +7,8 @@ import (
 	"sort"
 
 	"github.com/driftless/driftless/notify"
+	"github.com/driftless/driftless/state"
 )
-
-// ReasonApproved marks a deploy of a plan a person approved.
-const ReasonApproved = "approved"
 
 // Action is a request from the API or CLI.
 type Action struct {
@@ -25,7 +23,7 @@ type Action struct {
 // Apps returns every app's state, sorted by repo and app.
 // When the store cannot be read (NATS unreachable), the answer is the last
 // list read, so the API keeps serving through an outage.
-func (c *Controller) Apps(ctx context.Context) ([]AppState, error) {
+func (c *Controller) Apps(ctx context.Context) ([]state.AppState, error) {
 	states, err := c.opt.Store.List(ctx)
 	if err != nil {
 		if cached, ok := c.cachedApps(); ok {
@@ -34,32 +32,32 @@ func (c *Controller) Apps(ctx context.Context) ([]AppState, error) {
 		}
 		return nil, fmt.Errorf("listing apps: %w", err)
 	}
-	sortStates(states)
+	state.Sort(states)
 	c.mu.Lock()
 	c.lastApps = states
 	c.mu.Unlock()
 	return states, nil
 }
 
-func (c *Controller) cachedApps() ([]AppState, bool) {
+func (c *Controller) cachedApps() ([]state.AppState, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.lastApps == nil {
 		return nil, false
 	}
-	out := make([]AppState, len(c.lastApps))
+	out := make([]state.AppState, len(c.lastApps))
 	for i, s := range c.lastApps {
-		out[i] = cloneState(s)
+		out[i] = s.Clone()
 	}
 	return out, true
 }
 
-// App returns one app's state (ErrNotFound when unknown), from the last
+// App returns one app's state (state.ErrNotFound when unknown), from the last
 // known list when the store is unreachable.
-func (c *Controller) App(ctx context.Context, repo, app string) (AppState, error) {
+func (c *Controller) App(ctx context.Context, repo, app string) (state.AppState, error) {
 	st, err := c.opt.Store.Get(ctx, repo, app)
-	if errors.Is(err, ErrNotFound) {
-		return AppState{}, fmt.Errorf("%w: app %s/%s", ErrNotFound, repo, app)
+	if errors.Is(err, state.ErrNotFound) {
+		return state.AppState{}, fmt.Errorf("%w: app %s/%s", state.ErrNotFound, repo, app)
 	}
 	if err != nil {
 		if cached, ok := c.cachedApps(); ok {
@@ -74,7 +72,7 @@ func (c *Controller) App(ctx context.Context, repo, app string) (AppState, error
 }
 
 // History returns an app's deploys and rollbacks, newest first.
-func (c *Controller) History(ctx context.Context, repo, app string) ([]DeployRecord, error) {
+func (c *Controller) History(ctx context.Context, repo, app string) ([]state.DeployRecord, error) {
 	if _, err := c.App(ctx, repo, app); err != nil {
 		return nil, err
 	}
@@ -83,37 +81,37 @@ func (c *Controller) History(ctx context.Context, repo, app string) ([]DeployRec
 
 // Act carries out an action on one app and returns its state. Actions that
 // deploy are queued for the repo's loop, which is triggered at once.
-func (c *Controller) Act(ctx context.Context, a Action) (AppState, error) {
+func (c *Controller) Act(ctx context.Context, a Action) (state.AppState, error) {
 	rs, ok := c.repos[a.Repo]
 	if !ok {
-		return AppState{}, fmt.Errorf("%w: repo %q", ErrNotFound, a.Repo)
+		return state.AppState{}, fmt.Errorf("%w: repo %q", state.ErrNotFound, a.Repo)
 	}
 	st, err := c.App(ctx, a.Repo, a.App)
 	if err != nil {
-		return AppState{}, err
+		return state.AppState{}, err
 	}
 	log := c.log.With("repo", a.Repo, "app", a.App, "action", a.Action, "caller", a.Caller)
 	switch a.Action {
 	case "reconcile":
-		if st, err = c.requestForce(ctx, a.Repo, a.App, ReasonManual, a.Caller); err != nil {
+		if st, err = c.requestForce(ctx, a.Repo, a.App, state.ReasonManual, a.Caller); err != nil {
 			return st, err
 		}
 	case "suspend", "resume":
-		st, err = c.opt.Store.Update(ctx, a.Repo, a.App, func(s *AppState) error {
+		st, err = c.opt.Store.Update(ctx, a.Repo, a.App, func(s *state.AppState) error {
 			s.Suspended = a.Action == "suspend"
 			if s.Suspended {
-				s.Status = StatusSuspended
-			} else if s.Status == StatusSuspended {
-				s.Status = StatusOutOfSync
+				s.Status = state.StatusSuspended
+			} else if s.Status == state.StatusSuspended {
+				s.Status = state.StatusOutOfSync
 			}
 			if a.Action == "resume" {
-				s.Forced, s.ForcedBy = ReasonManual, a.Caller
+				s.Forced, s.ForcedBy = state.ReasonManual, a.Caller
 			}
 			s.UpdatedAt = c.opt.Now().UTC()
 			return nil
 		})
 		if err != nil {
-			return AppState{}, err
+			return state.AppState{}, err
 		}
 		c.setStatus(st.Repo, st.App, st.Status)
 	case "approve":
@@ -124,12 +122,12 @@ func (c *Controller) Act(ctx context.Context, a Action) (AppState, error) {
 			c.Trigger(a.Repo) // plan the new revision now
 			return st, err
 		}
-		if st, err = c.requestForce(ctx, a.Repo, a.App, ReasonApproved, a.Caller); err != nil {
+		if st, err = c.requestForce(ctx, a.Repo, a.App, state.ReasonApproved, a.Caller); err != nil {
 			return st, err
 		}
 	case "rollback":
 		if (a.To == "") == !a.Previous {
-			return st, fmt.Errorf("%w: rollback needs exactly one of to and previous", ErrBadRequest)
+			return st, fmt.Errorf("%w: rollback needs exactly one of to and previous", state.ErrBadRequest)
 		}
 		st, err = c.rollback(ctx, rs, st, a)
 		if err != nil {
@@ -137,16 +135,16 @@ func (c *Controller) Act(ctx context.Context, a Action) (AppState, error) {
 		}
 	case "unpin":
 		if st.PinnedRevision == "" {
-			return st, fmt.Errorf("%w: %s/%s is not pinned", ErrConflict, a.Repo, a.App)
+			return st, fmt.Errorf("%w: %s/%s is not pinned", state.ErrConflict, a.Repo, a.App)
 		}
 		if _, err = c.unpin(ctx, rs, a.Repo, a.App, "unpin requested by "+a.Caller); err != nil {
 			return st, err
 		}
-		if st, err = c.requestForce(ctx, a.Repo, a.App, ReasonManual, a.Caller); err != nil {
+		if st, err = c.requestForce(ctx, a.Repo, a.App, state.ReasonManual, a.Caller); err != nil {
 			return st, err
 		}
 	default:
-		return st, fmt.Errorf("%w: unknown action %q", ErrBadRequest, a.Action)
+		return st, fmt.Errorf("%w: unknown action %q", state.ErrBadRequest, a.Action)
 	}
 	log.Info("action accepted")
 	c.Trigger(a.Repo)
@@ -157,8 +155,8 @@ func (c *Controller) Act(ctx context.Context, a Action) (AppState, error) {
 }
 
 // requestForce records an action for the replica that reconciles the repo.
-func (c *Controller) requestForce(ctx context.Context, repo, app, reason, caller string) (AppState, error) {
-	st, err := c.opt.Store.Update(ctx, repo, app, func(s *AppState) error {
+func (c *Controller) requestForce(ctx context.Context, repo, app, reason, caller string) (state.AppState, error) {
+	st, err := c.opt.Store.Update(ctx, repo, app, func(s *state.AppState) error {
 		s.Forced, s.ForcedBy = reason, caller
 		return nil
 	})
@@ -169,13 +167,13 @@ func (c *Controller) requestForce(ctx context.Context, repo, app, reason, caller
 }
 
 // takeForced consumes the app's forced action, if any.
-func (c *Controller) takeForced(ctx context.Context, st *AppState) (reason, caller string, ok bool) {
+func (c *Controller) takeForced(ctx context.Context, st *state.AppState) (reason, caller string, ok bool) {
 	if st.Forced == "" {
 		return "", "", false
 	}
 	reason, caller = st.Forced, st.ForcedBy
 	consumed := false
-	_, err := c.opt.Store.Update(ctx, st.Repo, st.App, func(s *AppState) error {
+	_, err := c.opt.Store.Update(ctx, st.Repo, st.App, func(s *state.AppState) error {
 		consumed = s.Forced == reason && s.ForcedBy == caller
 		if consumed {
 			s.Forced, s.ForcedBy = "", ""
@@ -194,21 +192,21 @@ func (c *Controller) takeForced(ctx context.Context, st *AppState) (reason, call
 }
 
 // checkApproval refuses an approval unless a plan awaits it.
-func (c *Controller) checkApproval(st AppState) error {
+func (c *Controller) checkApproval(st state.AppState) error {
 	c.mu.Lock()
 	p, ok := c.pending[st.Repo+"/"+st.App]
 	c.mu.Unlock()
-	if !ok && c.opt.Leases != nil && st.Status == StatusAwaitingApproval && st.LastPlan != nil && st.LastPlan.Revision == st.DesiredRevision {
+	if !ok && c.opt.Leases != nil && st.Status == state.StatusAwaitingApproval && st.LastPlan != nil && st.LastPlan.Revision == st.DesiredRevision {
 		// With replicas, the plan is in the memory of the replica that
 		// reconciles the repo: it applies it if it is still the plan of the
 		// current revision, and plans again otherwise.
 		return nil
 	}
-	if st.Status != StatusAwaitingApproval || !ok {
-		return fmt.Errorf("%w: %s/%s has no plan awaiting approval (status %s)", ErrConflict, st.Repo, st.App, st.Status)
+	if st.Status != state.StatusAwaitingApproval || !ok {
+		return fmt.Errorf("%w: %s/%s has no plan awaiting approval (status %s)", state.ErrConflict, st.Repo, st.App, st.Status)
 	}
 	if st.LastPlan == nil || p.plan.ID != st.LastPlan.ID || p.rev.SHA != st.DesiredRevision {
-		return fmt.Errorf("%w: the pending plan of %s/%s is no longer the plan for the current revision; a new plan will await approval", ErrConflict, st.Repo, st.App)
+		return fmt.Errorf("%w: the pending plan of %s/%s is no longer the plan for the current revision; a new plan will await approval", state.ErrConflict, st.Repo, st.App)
 	}
 	return nil
 }
@@ -217,7 +215,7 @@ func (c *Controller) checkApproval(st AppState) error {
 // the pending plan's revision with a commit that touches the app (its files
 // or the manifests): that plan is no longer the plan for the current
 // revision, and the next sync plans again for approval.
-func (c *Controller) checkApprovalCurrent(ctx context.Context, rs *repoState, st AppState) error {
+func (c *Controller) checkApprovalCurrent(ctx context.Context, rs *repoState, st state.AppState) error {
 	c.mu.Lock()
 	p, ok := c.pending[st.Repo+"/"+st.App]
 	c.mu.Unlock()
@@ -234,7 +232,7 @@ func (c *Controller) checkApprovalCurrent(ctx context.Context, rs *repoState, st
 		return nil
 	}
 	return fmt.Errorf("%w: refused: commit %s landed after the plan awaiting approval (%s) and changes %s/%s; a fresh plan for %s will await approval",
-		ErrConflict, head.Short(), p.rev.Short(), st.Repo, st.App, head.Short())
+		state.ErrConflict, head.Short(), p.rev.Short(), st.Repo, st.App, head.Short())
 }
 
 // recoverInterrupted finds deploys that were in flight when this replica
@@ -260,7 +258,7 @@ func (c *Controller) recoverInterrupted(ctx context.Context) {
 // When its replica still holds the app's lease, the deploy is running and
 // it reports false. Otherwise the replica died mid-deploy: the deploy is
 // recorded as interrupted and the app is planned again.
-func (c *Controller) takeOverInterrupted(ctx context.Context, st *AppState) bool {
+func (c *Controller) takeOverInterrupted(ctx context.Context, st *state.AppState) bool {
 	if st.InFlight.Replica == c.opt.Instance && c.opt.Leases == nil {
 		c.recordInterrupted(ctx, *st)
 	} else {
@@ -280,17 +278,17 @@ func (c *Controller) takeOverInterrupted(ctx context.Context, st *AppState) bool
 }
 
 // recordInterrupted closes a deploy that stopped with its replica.
-func (c *Controller) recordInterrupted(ctx context.Context, st AppState) {
+func (c *Controller) recordInterrupted(ctx context.Context, st state.AppState) {
 	dep := *st.InFlight
 	dep.FinishedAt, dep.Outcome = c.opt.Now().UTC(), "interrupted"
 	dep.Error = fmt.Sprintf("interrupted: replica %q stopped during the deploy; the app will be planned again (a Terraform state lock left behind is reported by the next plan, never force-unlocked)", dep.Replica)
 	c.log.Warn("deploy was interrupted", "repo", st.Repo, "app", st.App, "deploy_id", dep.ID, "revision", dep.Revision, "replica", dep.Replica)
 	still := false
-	saved, err := c.opt.Store.Update(ctx, st.Repo, st.App, func(s *AppState) error {
+	saved, err := c.opt.Store.Update(ctx, st.Repo, st.App, func(s *state.AppState) error {
 		// Recorded already, or another deploy started since st was read.
 		still = s.InFlight != nil && s.InFlight.ID == dep.ID
 		if still {
-			s.InFlight, s.LastDeploy, s.Status, s.LastError = nil, &dep, StatusOutOfSync, dep.Error
+			s.InFlight, s.LastDeploy, s.Status, s.LastError = nil, &dep, state.StatusOutOfSync, dep.Error
 			s.UpdatedAt = c.opt.Now().UTC()
 		}
 		return nil

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/driftless/driftless/state"
 )
 
 func TestApprovalRefusedAfterACommitTouchingTheApp(t *testing.T) {
@@ -14,7 +16,7 @@ func TestApprovalRefusedAfterACommitTouchingTheApp(t *testing.T) {
 	files["deploy/stacks.hcl"] = "stack \"dns\" {\n  path = \"infra/dns\"\n  auto_apply = false\n}\n"
 	h.src.commit("init", files)
 	h.sync()
-	if st := h.state("dns"); st.Status != StatusAwaitingApproval {
+	if st := h.state("dns"); st.Status != state.StatusAwaitingApproval {
 		t.Fatalf("dns = %+v", st)
 	}
 	// A commit that does not touch dns: the pending plan is still current.
@@ -34,7 +36,7 @@ func TestApprovalRefusedAfterACommitTouchingTheApp(t *testing.T) {
 	old := h.state("dns").LastPlan
 	newest := h.src.commit("dns v3", map[string]string{"infra/dns/main.tf": "# dns v3"})
 	_, err := h.c.Act(ctx, Action{Repo: "r", App: "dns", Action: "approve"})
-	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "landed after the plan awaiting approval") {
+	if !errors.Is(err, state.ErrConflict) || !strings.Contains(err.Error(), "landed after the plan awaiting approval") {
 		t.Fatalf("approve of a stale plan: %v", err)
 	}
 	h.sync()
@@ -42,7 +44,7 @@ func TestApprovalRefusedAfterACommitTouchingTheApp(t *testing.T) {
 		t.Fatalf("a stale plan was applied: %v", applies)
 	}
 	st := h.state("dns")
-	if st.Status != StatusAwaitingApproval || st.LastPlan.Revision != newest || st.LastPlan.ID == old.ID {
+	if st.Status != state.StatusAwaitingApproval || st.LastPlan.Revision != newest || st.LastPlan.ID == old.ID {
 		t.Fatalf("after the refusal: %+v (plan %+v)", st, st.LastPlan)
 	}
 	if _, err := h.c.Act(ctx, Action{Repo: "r", App: "dns", Action: "approve"}); err != nil {

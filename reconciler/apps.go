@@ -15,17 +15,10 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/driftless/driftless/appliers"
+	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/notify"
-	"github.com/driftless/driftless/reconciler/manifest"
 	"github.com/driftless/driftless/sources"
-)
-
-// Reasons a deploy happens, as events and history carry them.
-const (
-	ReasonCommit = "commit"
-	ReasonManual = "manual"
-	ReasonRetry  = "retry"
-	ReasonDrift  = "drift"
+	"github.com/driftless/driftless/state"
 )
 
 // ApprovalRequirer is implemented by specs that can require a person's
@@ -95,14 +88,14 @@ func (c *Controller) markBlocked(ctx context.Context, rs *repoState, app *manife
 	msg := fmt.Sprintf("waiting for dependency %q", dep)
 	cur, err := c.opt.Store.Get(ctx, rs.cfg.Name, app.Name)
 	if err == nil && cur.Kind == app.Kind && cur.DesiredRevision == rs.rev.SHA &&
-		(cur.AppliedRevision == rs.rev.SHA || cur.Status == StatusFailed || cur.Suspended || cur.LastError == msg) {
+		(cur.AppliedRevision == rs.rev.SHA || cur.Status == state.StatusFailed || cur.Suspended || cur.LastError == msg) {
 		return // nothing to record: do not rewrite the state on every tick
 	}
-	st, err := c.opt.Store.Update(ctx, rs.cfg.Name, app.Name, func(st *AppState) error {
+	st, err := c.opt.Store.Update(ctx, rs.cfg.Name, app.Name, func(st *state.AppState) error {
 		st.Kind = app.Kind
 		st.DesiredRevision = rs.rev.SHA
-		if st.AppliedRevision != rs.rev.SHA && st.Status != StatusFailed && !st.Suspended {
-			st.Status = StatusOutOfSync
+		if st.AppliedRevision != rs.rev.SHA && st.Status != state.StatusFailed && !st.Suspended {
+			st.Status = state.StatusOutOfSync
 			st.LastError = msg
 		}
 		st.UpdatedAt = c.opt.Now().UTC()
@@ -119,7 +112,7 @@ func (c *Controller) reconcileApp(ctx context.Context, rs *repoState, d *manifes
 	repo := rs.cfg.Name
 	log := c.log.With("repo", repo, "app", app.Name, "revision", rev.SHA)
 	st, err := c.opt.Store.Get(ctx, repo, app.Name)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, state.ErrNotFound) {
 		log.Error("reading app state", "error", err)
 		return outcomeBlocked
 	}
@@ -128,13 +121,17 @@ func (c *Controller) reconcileApp(ctx context.Context, rs *repoState, d *manifes
 		return outcomeBlocked // still being applied by its replica
 	}
 	reason, caller, forced := c.takeForced(ctx, &st)
-	if st.PinnedRevision != "" && reason == ReasonRollback {
+	if st.PinnedRevision != "" && reason == state.ReasonRollback {
 		caller = st.PinnedBy
 	}
 	ctx = withCaller(ctx, caller)
 	if st.Suspended {
-		if st.Status != StatusSuspended || st.DesiredRevision != rev.SHA || st.Kind != app.Kind {
-			c.save(ctx, st, func(s *AppState) { s.Kind = app.Kind; s.DesiredRevision = rev.SHA; s.Status = StatusSuspended })
+		if st.Status != state.StatusSuspended || st.DesiredRevision != rev.SHA || st.Kind != app.Kind {
+			c.save(ctx, st, func(s *state.AppState) {
+				s.Kind = app.Kind
+				s.DesiredRevision = rev.SHA
+				s.Status = state.StatusSuspended
+			})
 		}
 		return outcomeReady
 	}
@@ -148,7 +145,7 @@ func (c *Controller) reconcileApp(ctx context.Context, rs *repoState, d *manifes
 		}
 	}
 	if reason == "" && len(rev.Reverts) > 0 {
-		reason = ReasonRevert
+		reason = state.ReasonRevert
 	}
 
 	spec, derr := c.decode(ctx, rs, d, rev, app)
@@ -159,11 +156,11 @@ func (c *Controller) reconcileApp(ctx context.Context, rs *repoState, d *manifes
 	needs := forced || st.AppliedRevision == "" || derr != nil || hash != st.SpecHash ||
 		c.inputsChanged(ctx, rs, st.AppliedRevision, rev.SHA, spec)
 	if !needs {
-		if st.AppliedRevision != rev.SHA || st.Status != StatusSynced && st.Status != StatusDrifted || st.LastError != "" {
-			c.save(ctx, st, func(s *AppState) {
+		if st.AppliedRevision != rev.SHA || st.Status != state.StatusSynced && st.Status != state.StatusDrifted || st.LastError != "" {
+			c.save(ctx, st, func(s *state.AppState) {
 				s.Kind, s.DesiredRevision, s.AppliedRevision = app.Kind, rev.SHA, rev.SHA
-				if s.Status != StatusDrifted {
-					s.Status = StatusSynced
+				if s.Status != state.StatusDrifted {
+					s.Status = state.StatusSynced
 				}
 				clearFailure(s)
 			})
@@ -173,39 +170,39 @@ func (c *Controller) reconcileApp(ctx context.Context, rs *repoState, d *manifes
 	}
 	// A failure on these very inputs is retried only when its backoff
 	// expired, and never when it was stalled (a new revision must come).
-	if !forced && st.FailedRevision == rev.SHA && st.FailedSpecHash == hash && st.Status == StatusFailed {
+	if !forced && st.FailedRevision == rev.SHA && st.FailedSpecHash == hash && st.Status == state.StatusFailed {
 		if st.RetryAt.IsZero() || c.opt.Now().Before(st.RetryAt) {
 			return outcomeBlocked
 		}
-		reason = ReasonRetry
+		reason = state.ReasonRetry
 	}
-	if !forced && st.Status == StatusAwaitingApproval && st.LastPlan != nil && c.hasPending(repo, app.Name, hash) &&
+	if !forced && st.Status == state.StatusAwaitingApproval && st.LastPlan != nil && c.hasPending(repo, app.Name, hash) &&
 		(st.LastPlan.Revision == rev.SHA || !c.inputsChanged(ctx, rs, st.LastPlan.Revision, rev.SHA, spec)) {
 		return outcomeBlocked // the pending plan is still the plan for this revision
 	}
 	if reason == "" {
-		reason = ReasonCommit
+		reason = state.ReasonCommit
 	}
 	if derr != nil {
 		c.fail(ctx, rs, rev, app, st, hash, "", derr, time.Time{}, reason)
 		return outcomeBlocked
 	}
-	if reason == ReasonApproved {
+	if reason == state.ReasonApproved {
 		if p := c.takePending(repo, app.Name); p != nil && p.specHash == hash && (p.rev.SHA == rev.SHA || !c.inputsChanged(ctx, rs, p.rev.SHA, rev.SHA, spec)) {
 			// Apply exactly the plan that was approved: no commit since it
 			// touched the app, so it is still the plan for this revision.
-			rec := &PlanRecord{Revision: rev.SHA, ID: p.plan.ID, Changed: true, Summary: p.plan.Summary, Changes: p.plan.Changes, At: c.opt.Now().UTC()}
+			rec := &state.PlanRecord{Revision: rev.SHA, ID: p.plan.ID, Changed: true, Summary: p.plan.Summary, Changes: p.plan.Changes, At: c.opt.Now().UTC()}
 			base := c.appData(rs, rev, app, st, p.req.DeployID, reason)
 			return c.apply(ctx, rs, rev, app, st, p.req, p.plan, rec, hash, reason, base, c.opt.Now(), log.With("deploy_id", p.req.DeployID))
 		}
 		log.Warn("the approved plan is no longer current; planning again")
-		reason = ReasonCommit
+		reason = state.ReasonCommit
 	}
 	return c.deploy(ctx, rs, rev, app, st, spec, hash, reason, log)
 }
 
 // deploy plans app and applies the plan when it has changes.
-func (c *Controller) deploy(ctx context.Context, rs *repoState, rev *sources.Revision, app *manifest.App, st AppState,
+func (c *Controller) deploy(ctx context.Context, rs *repoState, rev *sources.Revision, app *manifest.App, st state.AppState,
 	spec appliers.Spec, hash, reason string, log *slog.Logger) outcome {
 	repo := rs.cfg.Name
 	applier := c.opt.Loader.Applier(app.Kind)
@@ -222,16 +219,16 @@ func (c *Controller) deploy(ctx context.Context, rs *repoState, rev *sources.Rev
 		c.fail(ctx, rs, rev, app, st, hash, "", fmt.Errorf("plan: %w", err), time.Time{}, reason)
 		return outcomeBlocked
 	}
-	rec := &PlanRecord{Revision: rev.SHA, ID: plan.ID, Changed: plan.Changed, Summary: plan.Summary, Changes: plan.Changes, At: c.opt.Now().UTC()}
+	rec := &state.PlanRecord{Revision: rev.SHA, ID: plan.ID, Changed: plan.Changed, Summary: plan.Summary, Changes: plan.Changes, At: c.opt.Now().UTC()}
 	if !plan.Changed {
 		log.Info("no changes", "summary", plan.Summary)
-		c.save(ctx, st, func(s *AppState) {
+		c.save(ctx, st, func(s *state.AppState) {
 			s.Kind, s.DesiredRevision, s.AppliedRevision, s.SpecHash = app.Kind, rev.SHA, rev.SHA, hash
-			s.Status, s.LastPlan = StatusSynced, rec
+			s.Status, s.LastPlan = state.StatusSynced, rec
 			clearFailure(s)
 		})
 		c.count(repo, app.Name, "noop")
-		if reason == ReasonRollback {
+		if reason == state.ReasonRollback {
 			d := c.appData(rs, rev, app, st, deployID, reason)
 			d.Summary = "no changes: live state already matches " + rev.Short()
 			c.opt.Events.Emit(ctx, notify.CatRollback, notify.ActSucceeded, d)
@@ -242,11 +239,11 @@ func (c *Controller) deploy(ctx context.Context, rs *repoState, rev *sources.Rev
 	ready := base
 	ready.Summary, ready.Changes, ready.PlanID = plan.Summary, plan.Changes, plan.ID
 	c.opt.Events.Emit(ctx, notify.CatPlan, notify.ActReady, ready)
-	if ar, ok := spec.(ApprovalRequirer); ok && ar.ApprovalRequired() && reason != ReasonRollback {
+	if ar, ok := spec.(ApprovalRequirer); ok && ar.ApprovalRequired() && reason != state.ReasonRollback {
 		c.setPending(repo, app.Name, &pendingPlan{plan: plan, req: req, specHash: hash, rev: rev})
 		log.Info("plan awaits approval", "summary", plan.Summary, "plan_id", plan.ID)
-		c.save(ctx, st, func(s *AppState) {
-			s.Kind, s.DesiredRevision, s.Status, s.LastPlan = app.Kind, rev.SHA, StatusAwaitingApproval, rec
+		c.save(ctx, st, func(s *state.AppState) {
+			s.Kind, s.DesiredRevision, s.Status, s.LastPlan = app.Kind, rev.SHA, state.StatusAwaitingApproval, rec
 			s.LastError = ""
 		})
 		c.opt.Events.Emit(ctx, notify.CatPlan, notify.ActAwaitingApproval, ready)
@@ -257,10 +254,10 @@ func (c *Controller) deploy(ctx context.Context, rs *repoState, rev *sources.Rev
 }
 
 // apply carries out plan and records the outcome.
-func (c *Controller) apply(ctx context.Context, rs *repoState, rev *sources.Revision, app *manifest.App, st AppState,
-	req appliers.Request, plan *appliers.Plan, rec *PlanRecord, hash, reason string, base notify.Data, start time.Time, log *slog.Logger) outcome {
+func (c *Controller) apply(ctx context.Context, rs *repoState, rev *sources.Revision, app *manifest.App, st state.AppState,
+	req appliers.Request, plan *appliers.Plan, rec *state.PlanRecord, hash, reason string, base notify.Data, start time.Time, log *slog.Logger) outcome {
 	repo := rs.cfg.Name
-	dep := &DeployRecord{ID: req.DeployID, Revision: rev.SHA, Author: rev.Author, PR: rev.PR, Reason: reason,
+	dep := &state.DeployRecord{ID: req.DeployID, Revision: rev.SHA, Author: rev.Author, PR: rev.PR, Reason: reason,
 		StartedAt: start.UTC(), Changes: plan.Changes, Replica: c.opt.Instance, Caller: callerOf(ctx)}
 	lease, err := c.holdApp(ctx, repo, app.Name)
 	if err != nil {
@@ -271,8 +268,8 @@ func (c *Controller) apply(ctx context.Context, rs *repoState, rev *sources.Revi
 	if lease != nil && !c.unchangedSince(ctx, st, log) {
 		return outcomeBlocked
 	}
-	c.save(ctx, st, func(s *AppState) {
-		s.Kind, s.DesiredRevision, s.Status, s.LastPlan, s.InFlight = app.Kind, rev.SHA, StatusProgressing, rec, dep
+	c.save(ctx, st, func(s *state.AppState) {
+		s.Kind, s.DesiredRevision, s.Status, s.LastPlan, s.InFlight = app.Kind, rev.SHA, state.StatusProgressing, rec, dep
 	})
 	started := base
 	started.Summary, started.Changes, started.PlanID = plan.Summary, plan.Changes, plan.ID
@@ -292,9 +289,9 @@ func (c *Controller) apply(ctx context.Context, rs *repoState, rev *sources.Revi
 	if res.Outputs != nil {
 		c.setOutputs(repo, app.Name, res.Outputs)
 	}
-	c.save(ctx, st, func(s *AppState) {
+	c.save(ctx, st, func(s *state.AppState) {
 		s.Kind, s.DesiredRevision, s.AppliedRevision, s.SpecHash = app.Kind, rev.SHA, rev.SHA, hash
-		s.Status, s.LastDeploy, s.InFlight = StatusSynced, dep, nil
+		s.Status, s.LastDeploy, s.InFlight = state.StatusSynced, dep, nil
 		clearFailure(s)
 	})
 	c.history(ctx, repo, app.Name, *dep)
@@ -314,9 +311,9 @@ func (c *Controller) apply(ctx context.Context, rs *repoState, rev *sources.Revi
 // replica whose repo lease lapsed while it planned (a pause, a partition)
 // finds here, under the app lease, that the replica which took over
 // deployed meanwhile: it must not apply its stale plan (issue 6).
-func (c *Controller) unchangedSince(ctx context.Context, st AppState, log *slog.Logger) bool {
+func (c *Controller) unchangedSince(ctx context.Context, st state.AppState, log *slog.Logger) bool {
 	cur, err := c.opt.Store.Get(ctx, st.Repo, st.App)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, state.ErrNotFound) {
 		return st.LastDeploy == nil && st.InFlight == nil
 	}
 	if err != nil {
@@ -331,7 +328,7 @@ func (c *Controller) unchangedSince(ctx context.Context, st AppState, log *slog.
 	return true
 }
 
-func deployIDOf(d *DeployRecord) string {
+func deployIDOf(d *state.DeployRecord) string {
 	if d == nil {
 		return ""
 	}
@@ -340,13 +337,13 @@ func deployIDOf(d *DeployRecord) string {
 
 // fail records a failed plan or apply. deployID is set when deploy.started
 // was emitted; start is the deploy's start (zero for a plan failure).
-func (c *Controller) fail(ctx context.Context, rs *repoState, rev *sources.Revision, app *manifest.App, st AppState,
+func (c *Controller) fail(ctx context.Context, rs *repoState, rev *sources.Revision, app *manifest.App, st state.AppState,
 	hash, deployID string, err error, start time.Time, reason string) {
 	repo := rs.cfg.Name
 	msg := c.opt.Scrub(err.Error())
 	stalled := appliers.IsStalled(err)
 	transient, after := appliers.IsTransient(err)
-	repeat := st.Status == StatusFailed && st.FailedRevision == rev.SHA && st.FailedSpecHash == hash && st.LastError == msg
+	repeat := st.Status == state.StatusFailed && st.FailedRevision == rev.SHA && st.FailedSpecHash == hash && st.LastError == msg
 	attempts := st.Attempts + 1
 	var retryAt time.Time
 	if !stalled {
@@ -357,16 +354,16 @@ func (c *Controller) fail(ctx context.Context, rs *repoState, rev *sources.Revis
 		log = log.With("deploy_id", deployID)
 	}
 	log.Error("deploy failed", "error", msg, "stalled", stalled, "transient", transient, "attempt", attempts, "retry_at", retryAt)
-	var dep *DeployRecord
+	var dep *state.DeployRecord
 	if deployID != "" {
-		dep = &DeployRecord{ID: deployID, Revision: rev.SHA, Author: rev.Author, PR: rev.PR, Reason: reason,
+		dep = &state.DeployRecord{ID: deployID, Revision: rev.SHA, Author: rev.Author, PR: rev.PR, Reason: reason,
 			StartedAt: start.UTC(), FinishedAt: c.opt.Now().UTC(), Outcome: "failed", Error: msg, Replica: c.opt.Instance, Caller: callerOf(ctx)}
 		if st.InFlight != nil {
 			dep.StartedAt, dep.Changes = st.InFlight.StartedAt, st.InFlight.Changes
 		}
 	}
-	c.save(ctx, st, func(s *AppState) {
-		s.Kind, s.DesiredRevision, s.Status, s.LastError = app.Kind, rev.SHA, StatusFailed, msg
+	c.save(ctx, st, func(s *state.AppState) {
+		s.Kind, s.DesiredRevision, s.Status, s.LastError = app.Kind, rev.SHA, state.StatusFailed, msg
 		s.FailedRevision, s.FailedSpecHash, s.Attempts, s.RetryAt = rev.SHA, hash, attempts, retryAt
 		s.InFlight = nil
 		if dep != nil {
@@ -492,12 +489,12 @@ func specHash(kind string, spec appliers.Spec) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func clearFailure(s *AppState) {
+func clearFailure(s *state.AppState) {
 	s.LastError, s.FailedRevision, s.FailedSpecHash, s.Attempts, s.RetryAt = "", "", "", 0, time.Time{}
 }
 
-func (c *Controller) save(ctx context.Context, st AppState, fn func(*AppState)) {
-	saved, err := c.opt.Store.Update(ctx, st.Repo, st.App, func(s *AppState) error {
+func (c *Controller) save(ctx context.Context, st state.AppState, fn func(*state.AppState)) {
+	saved, err := c.opt.Store.Update(ctx, st.Repo, st.App, func(s *state.AppState) error {
 		fn(s)
 		s.UpdatedAt = c.opt.Now().UTC()
 		return nil
@@ -507,14 +504,14 @@ func (c *Controller) save(ctx context.Context, st AppState, fn func(*AppState)) 
 		return
 	}
 	c.setStatus(saved.Repo, saved.App, saved.Status)
-	if saved.Status != StatusFailed {
+	if saved.Status != state.StatusFailed {
 		if rs, ok := c.repos[saved.Repo]; ok {
 			rs.setRetry(saved.App, time.Time{})
 		}
 	}
 }
 
-func (c *Controller) history(ctx context.Context, repo, app string, rec DeployRecord) {
+func (c *Controller) history(ctx context.Context, repo, app string, rec state.DeployRecord) {
 	if err := c.opt.Store.AppendHistory(ctx, repo, app, rec); err != nil {
 		c.log.Error("recording history", "repo", repo, "app", app, "deploy_id", rec.ID, "error", err)
 	}
@@ -541,7 +538,7 @@ func callerOf(ctx context.Context) string {
 	return s
 }
 
-func (c *Controller) appData(rs *repoState, rev *sources.Revision, app *manifest.App, st AppState, deployID, reason string) notify.Data {
+func (c *Controller) appData(rs *repoState, rev *sources.Revision, app *manifest.App, st state.AppState, deployID, reason string) notify.Data {
 	d := c.revData(rs, rev, reason)
 	d.App, d.Kind, d.DeployID, d.PreviousRevision = app.Name, app.Kind, deployID, st.AppliedRevision
 	return d

@@ -21,8 +21,9 @@ import (
 	"github.com/driftless/driftless/appliers/terraform"
 	"github.com/driftless/driftless/internal/metrics"
 	"github.com/driftless/driftless/internal/testenv"
-	"github.com/driftless/driftless/reconciler/manifest"
+	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/sources"
+	"github.com/driftless/driftless/state"
 )
 
 // benchStacks is the number of stacks of BenchmarkHundredStacks.
@@ -95,7 +96,7 @@ func BenchmarkHundredStacks(b *testing.B) {
 	tf := &timedApplier{Applier: tfa}
 	m := metrics.New(prometheus.NewRegistry())
 	ev := &recorder{}
-	ctrl, err := New(Options{Instance: "bench", Loader: manifest.New(tf), Store: NewMemStore(), Events: ev,
+	ctrl, err := New(Options{Instance: "bench", Loader: manifest.New(tf), Store: state.NewMemStore(), Events: ev,
 		Metrics: m, MaxParallel: 4}, []Repo{{Name: "bench", URL: g.URL(), Path: "deploy", Source: src}})
 	if err != nil {
 		b.Fatal(err)

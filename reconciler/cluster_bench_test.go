@@ -22,9 +22,10 @@ import (
 	"github.com/driftless/driftless/appliers"
 	"github.com/driftless/driftless/internal/natsd"
 	"github.com/driftless/driftless/internal/testenv"
+	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/notify"
-	"github.com/driftless/driftless/reconciler/manifest"
 	"github.com/driftless/driftless/sources"
+	"github.com/driftless/driftless/state"
 )
 
 // BenchmarkReplicas is issue 6's benchmark: reconcile throughput with 500
@@ -78,7 +79,7 @@ func benchReplicas(b *testing.B, n int) {
 	if _, err := notify.EnsureStream(ctx, js, notify.StreamConfig{Replicas: 3}); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := OpenKVStore(ctx, js, 3); err != nil {
+	if _, err := state.OpenKVStore(ctx, js, 3); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := OpenLeases(ctx, js, 3); err != nil {
@@ -186,7 +187,7 @@ func benchReplicas(b *testing.B, n int) {
 
 // checkHeads fails unless the store has every app applied at its head.
 func checkHeads(ctx context.Context, b *testing.B, js jetstream.JetStream, heads map[string]string) {
-	store, err := OpenKVStore(ctx, js, 3)
+	store, err := state.OpenKVStore(ctx, js, 3)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -196,7 +197,7 @@ func checkHeads(ctx context.Context, b *testing.B, js jetstream.JetStream, heads
 	}
 	n := 0
 	for _, st := range states {
-		if st.AppliedRevision == heads[st.Repo] && st.Status == StatusSynced {
+		if st.AppliedRevision == heads[st.Repo] && st.Status == state.StatusSynced {
 			n++
 		} else {
 			b.Errorf("%s/%s: %s at %.7s, head %.7s", st.Repo, st.App, st.Status, st.AppliedRevision, heads[st.Repo])
@@ -374,7 +375,7 @@ func TestBenchReplicaProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	store, err := OpenKVStore(ctx, js, 3)
+	store, err := state.OpenKVStore(ctx, js, 3)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,8 +20,9 @@ import (
 	"github.com/driftless/driftless/internal/kv"
 	"github.com/driftless/driftless/internal/natsd"
 	"github.com/driftless/driftless/internal/testenv"
+	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/notify"
-	"github.com/driftless/driftless/reconciler/manifest"
+	"github.com/driftless/driftless/state"
 )
 
 // The harness of the replica tests (cluster_test.go): a real 3-node
@@ -254,7 +255,7 @@ type clusterEnv struct {
 	stop   func(i int)
 	nc     *nats.Conn
 	js     jetstream.JetStream
-	store  *KVStore
+	store  *state.KVStore
 	leases *kv.Bucket
 	src    *fakeSource            // repo "r"
 	extra  map[string]*fakeSource // more repos every replica watches (addRepos)
@@ -286,7 +287,7 @@ func newClusterEnv(t *testing.T) *clusterEnv {
 	if _, err := notify.EnsureStream(ctx, js, notify.StreamConfig{Replicas: 3}); err != nil {
 		t.Fatal(err)
 	}
-	if e.store, err = OpenKVStore(ctx, js, 3); err != nil {
+	if e.store, err = state.OpenKVStore(ctx, js, 3); err != nil {
 		t.Fatal(err)
 	}
 	if e.leases, err = OpenLeases(ctx, js, 3); err != nil {
@@ -316,7 +317,7 @@ func (e *clusterEnv) start(name, url string, interval time.Duration) *replica {
 		cancel()
 		e.t.Fatal(err)
 	}
-	store, err := OpenKVStore(ctx, js, 3)
+	store, err := state.OpenKVStore(ctx, js, 3)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -427,14 +428,14 @@ func (e *clusterEnv) holder(key string) string {
 }
 
 // state reads one app's state from the store (zero when unknown).
-func (e *clusterEnv) state(app string) AppState {
+func (e *clusterEnv) state(app string) state.AppState {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	st, _ := e.store.Get(ctx, "r", app)
 	return st
 }
 
-func (e *clusterEnv) history(app string) []DeployRecord {
+func (e *clusterEnv) history(app string) []state.DeployRecord {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -482,7 +483,7 @@ func (e *clusterEnv) waitSynced(timeout time.Duration, rev string, apps ...strin
 	e.eventually(timeout, "apps synced at "+rev[:7], func() (bool, string) {
 		for _, app := range apps {
 			st := e.state(app)
-			if st.AppliedRevision != rev || st.Status != StatusSynced || st.InFlight != nil || st.Forced != "" {
+			if st.AppliedRevision != rev || st.Status != state.StatusSynced || st.InFlight != nil || st.Forced != "" {
 				return false, fmt.Sprintf("%s: status %q applied %.7s in flight %v", app, st.Status, st.AppliedRevision, st.InFlight != nil)
 			}
 		}

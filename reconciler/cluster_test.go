@@ -11,6 +11,7 @@ import (
 
 	"github.com/driftless/driftless/internal/testenv"
 	"github.com/driftless/driftless/notify"
+	"github.com/driftless/driftless/state"
 )
 
 // Replicas sharing a real 3-node JetStream cluster (issue 6). The harness
@@ -89,7 +90,7 @@ func TestClusterBurstAppliedOnce(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var want []AppState
+	var want []state.AppState
 	for i, r := range rs {
 		got, err := r.c.Apps(ctx)
 		if err != nil {
@@ -137,7 +138,7 @@ func TestClusterFailoverMidDeploy(t *testing.T) {
 		t.Fatalf("%s applies but the repo lease is held by %q", victim, h)
 	}
 	st := e.state("dns")
-	if st.InFlight == nil || st.InFlight.Replica != victim || st.Status != StatusProgressing {
+	if st.InFlight == nil || st.InFlight.Replica != victim || st.Status != state.StatusProgressing {
 		t.Fatalf("dns state during the apply: %+v", st)
 	}
 	deployID := st.InFlight.ID
@@ -300,12 +301,12 @@ func TestClusterActionOnNonHolder(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Act on %s (not the holder): %v", other.name, err)
 		}
-		if st.Forced != ReasonManual || st.ForcedBy != "alice" {
+		if st.Forced != state.ReasonManual || st.ForcedBy != "alice" {
 			t.Errorf("state after Act: forced %q by %q", st.Forced, st.ForcedBy)
 		}
 		e.eventually(10*time.Second, "manual deploy of dns by the holder", func() (bool, string) {
 			h := e.history("dns")
-			if len(h) == 0 || h[0].Reason != ReasonManual {
+			if len(h) == 0 || h[0].Reason != state.ReasonManual {
 				return false, fmt.Sprintf("history %+v", h)
 			}
 			return true, ""
@@ -317,7 +318,7 @@ func TestClusterActionOnNonHolder(t *testing.T) {
 		if n := e.cloud.plansOf(holder, "dns", t0); n != 1 {
 			t.Errorf("%s planned dns %d times after the action, want 1", holder, n)
 		}
-		if st := e.state("dns"); st.Forced != "" || st.Status != StatusSynced {
+		if st := e.state("dns"); st.Forced != "" || st.Status != state.StatusSynced {
 			t.Errorf("dns state after the manual deploy: forced %q status %q", st.Forced, st.Status)
 		}
 	})
@@ -327,7 +328,7 @@ func TestClusterActionOnNonHolder(t *testing.T) {
 		e.trigger()
 		e.eventually(10*time.Second, "db awaiting approval", func() (bool, string) {
 			st := e.state("db")
-			return st.Status == StatusAwaitingApproval && st.LastPlan != nil && st.LastPlan.Revision == head, "status " + st.Status
+			return st.Status == state.StatusAwaitingApproval && st.LastPlan != nil && st.LastPlan.Revision == head, "status " + st.Status
 		})
 		planID := e.state("db").LastPlan.ID
 		if _, err := other.c.Act(ctx, Action{Repo: "r", App: "db", Action: "approve", Caller: "bob"}); err != nil {
@@ -335,7 +336,7 @@ func TestClusterActionOnNonHolder(t *testing.T) {
 		}
 		e.waitSynced(10*time.Second, head, "db")
 		h := e.history("db")
-		if len(h) != 1 || h[0].Reason != ReasonApproved || h[0].Caller != "bob" || h[0].Replica != holder {
+		if len(h) != 1 || h[0].Reason != state.ReasonApproved || h[0].Caller != "bob" || h[0].Replica != holder {
 			t.Errorf("db history: %+v", h)
 		}
 		e.cloud.stack.mu.Lock()
@@ -412,7 +413,7 @@ func TestClusterRepoLeaseLostMidSync(t *testing.T) {
 	if by := applied["dns@"+head]; len(by) != 1 || by[0] == stale {
 		t.Errorf("dns@%.7s applied by %v; the stale replica was %s", head, by, stale)
 	}
-	if st := e.state("dns"); st.Status != StatusSynced || st.AppliedRevision != head || st.InFlight != nil {
+	if st := e.state("dns"); st.Status != state.StatusSynced || st.AppliedRevision != head || st.InFlight != nil {
 		t.Errorf("dns state: %+v", st)
 	}
 	e.checkEvents(e.events())

@@ -13,9 +13,10 @@ import (
 	"github.com/driftless/driftless/appliers"
 	"github.com/driftless/driftless/drift"
 	"github.com/driftless/driftless/internal/metrics"
+	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/notify"
-	"github.com/driftless/driftless/reconciler/manifest"
 	"github.com/driftless/driftless/sources"
+	"github.com/driftless/driftless/state"
 )
 
 // Source is what the controller needs of a watched repository.
@@ -51,7 +52,7 @@ type Repo struct {
 type Options struct {
 	Instance    string
 	Loader      *manifest.Loader
-	Store       Store
+	Store       state.Store
 	Events      Emitter
 	Metrics     *metrics.Metrics // may be nil
 	MaxParallel int              // apps reconciled at once per repo (default 4)
@@ -88,7 +89,7 @@ type Controller struct {
 	outputs  map[string]map[string]appliers.Output // repo/app → outputs of its last apply
 	status   map[string]string                     // repo/app → status, for the apps gauge
 	pending  map[string]*pendingPlan               // repo/app → plan awaiting approval
-	lastApps []AppState                            // last app list read, served while the store is unreachable
+	lastApps []state.AppState                      // last app list read, served while the store is unreachable
 
 	held    atomic.Int32 // repo leases this replica holds
 	shareMu sync.Mutex
@@ -180,7 +181,7 @@ func (c *Controller) Trigger(repo string) bool {
 func (c *Controller) SyncOnce(ctx context.Context, repo string) error {
 	rs, ok := c.repos[repo]
 	if !ok {
-		return fmt.Errorf("%w: repo %q", ErrNotFound, repo)
+		return fmt.Errorf("%w: repo %q", state.ErrNotFound, repo)
 	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
@@ -266,7 +267,7 @@ func (c *Controller) setStatus(repo, app, status string) {
 		return
 	}
 	counts := map[string]float64{}
-	for _, s := range []string{StatusSynced, StatusOutOfSync, StatusProgressing, StatusFailed, StatusDrifted, StatusPinned, StatusSuspended, StatusAwaitingApproval} {
+	for _, s := range []string{state.StatusSynced, state.StatusOutOfSync, state.StatusProgressing, state.StatusFailed, state.StatusDrifted, state.StatusPinned, state.StatusSuspended, state.StatusAwaitingApproval} {
 		counts[s] = 0
 	}
 	for _, s := range c.status {

@@ -9,7 +9,7 @@
 // it is forced; a plan with changes is applied at once, or waits for an
 // approval when its spec asks for one.
 //
-// Per-app state (AppState) and deploy history live in a Store (a NATS
+// Per-app state (state.AppState) and deploy history live in a Store (a NATS
 // JetStream KV bucket in production); every step is announced as an event
 // through an Emitter. A revision whose manifests do not validate is rejected
 // whole with a source.invalid event, and the last good desired state keeps

@@ -6,8 +6,9 @@ import (
 
 	"github.com/driftless/driftless/appliers"
 	"github.com/driftless/driftless/drift"
+	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/notify"
-	"github.com/driftless/driftless/reconciler/manifest"
+	"github.com/driftless/driftless/state"
 )
 
 // ScanDrift checks every eligible app of repo for drift now, whatever its
@@ -15,12 +16,12 @@ import (
 func (c *Controller) ScanDrift(ctx context.Context, repo string) error {
 	rs, ok := c.repos[repo]
 	if !ok {
-		return fmt.Errorf("%w: repo %q", ErrNotFound, repo)
+		return fmt.Errorf("%w: repo %q", state.ErrNotFound, repo)
 	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if rs.desired == nil {
-		return fmt.Errorf("%w: repo %q has no valid revision yet", ErrConflict, repo)
+		return fmt.Errorf("%w: repo %q has no valid revision yet", state.ErrConflict, repo)
 	}
 	c.scanDrift(ctx, rs, true)
 	return nil
@@ -64,7 +65,7 @@ func (c *Controller) scanApp(ctx context.Context, rs *repoState, app *manifest.A
 		return
 	}
 	st, err := c.opt.Store.Get(ctx, repo, app.Name)
-	if err != nil || st.Suspended || st.AppliedRevision != rev.SHA || (st.Status != StatusSynced && st.Status != StatusDrifted) {
+	if err != nil || st.Suspended || st.AppliedRevision != rev.SHA || (st.Status != state.StatusSynced && st.Status != state.StatusDrifted) {
 		return
 	}
 	rs.scanned[app.Name] = c.opt.Now()
@@ -102,17 +103,17 @@ func (c *Controller) scanApp(ctx context.Context, rs *repoState, app *manifest.A
 		return
 	}
 	now := c.opt.Now().UTC()
-	c.save(ctx, st, func(s *AppState) {
+	c.save(ctx, st, func(s *state.AppState) {
 		s.DriftScannedAt = now
 		if report.Drifted() {
-			s.Drift = &DriftInfo{Fingerprint: dst.Fingerprint, Items: dst.Items, FirstSeen: dst.FirstSeen}
-			if s.Status == StatusSynced {
-				s.Status = StatusDrifted
+			s.Drift = &state.DriftInfo{Fingerprint: dst.Fingerprint, Items: dst.Items, FirstSeen: dst.FirstSeen}
+			if s.Status == state.StatusSynced {
+				s.Status = state.StatusDrifted
 			}
 		} else {
 			s.Drift = nil
-			if s.Status == StatusDrifted {
-				s.Status = StatusSynced
+			if s.Status == state.StatusDrifted {
+				s.Status = state.StatusSynced
 			}
 		}
 	})
@@ -137,7 +138,7 @@ func (c *Controller) scanApp(ctx context.Context, rs *repoState, app *manifest.A
 	c.opt.Events.Emit(ctx, notify.CatDrift, action, d)
 	if tr != drift.Resolved && app.SelfHeal {
 		log.Info("self-heal: re-applying the desired state")
-		if _, err := c.requestForce(ctx, repo, app.Name, ReasonDrift, "self-heal"); err == nil {
+		if _, err := c.requestForce(ctx, repo, app.Name, state.ReasonDrift, "self-heal"); err == nil {
 			c.Trigger(repo)
 		}
 	}
@@ -152,7 +153,7 @@ func (c *Controller) updateDriftGauge() {
 	defer c.mu.Unlock()
 	n := 0
 	for _, s := range c.status {
-		if s == StatusDrifted {
+		if s == state.StatusDrifted {
 			n++
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/driftless/driftless/appliers"
+	"github.com/driftless/driftless/state"
 )
 
 func (h *harness) count(typ, app string, from int) int {
@@ -46,7 +47,7 @@ func TestDriftLifecycle(t *testing.T) {
 	}
 	first := *ev.Data.FirstSeen
 	st := h.state("dns")
-	if st.Status != StatusDrifted || st.Drift == nil {
+	if st.Status != state.StatusDrifted || st.Drift == nil {
 		t.Errorf("dns = %+v", st)
 	}
 	// A scheduled sync does not re-apply a drifted app that is not self-healing.
@@ -70,7 +71,7 @@ func TestDriftLifecycle(t *testing.T) {
 	if c := h.count("drift.resolved", "dns", n); c != 1 {
 		t.Fatalf("drift.resolved %d times: %v", c, h.ev.types(n))
 	}
-	if st := h.state("dns"); st.Status != StatusSynced || st.Drift != nil {
+	if st := h.state("dns"); st.Status != state.StatusSynced || st.Drift != nil {
 		t.Errorf("dns after resolution = %+v", st)
 	}
 }
@@ -102,7 +103,7 @@ func TestDriftSelfHealAndSchedule(t *testing.T) {
 	if _, applies := h.stack.counts(); applies["dns"] != 2 {
 		t.Fatalf("self-heal did not re-apply: %v", applies)
 	}
-	if ev := h.ev.find("deploy.succeeded", "dns"); ev == nil || ev.Data.Reason != ReasonDrift {
+	if ev := h.ev.find("deploy.succeeded", "dns"); ev == nil || ev.Data.Reason != state.ReasonDrift {
 		t.Errorf("self-heal deploy event = %+v", ev)
 	}
 }

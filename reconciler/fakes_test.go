@@ -19,9 +19,10 @@ import (
 
 	"github.com/driftless/driftless/appliers"
 	"github.com/driftless/driftless/drift"
+	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/notify"
-	"github.com/driftless/driftless/reconciler/manifest"
 	"github.com/driftless/driftless/sources"
+	"github.com/driftless/driftless/state"
 )
 
 // fakeSource serves commits made in memory.
@@ -276,7 +277,7 @@ type harness struct {
 	t     *testing.T
 	src   *fakeSource
 	stack *fakeStack
-	store *MemStore
+	store *state.MemStore
 	drift *drift.MemStore
 	ev    *recorder
 	now   time.Time
@@ -284,7 +285,7 @@ type harness struct {
 }
 
 func newHarness(t *testing.T) *harness {
-	h := &harness{t: t, src: newFakeSource(), stack: newFakeStack(), store: NewMemStore(), drift: drift.NewMemStore(), ev: &recorder{}, now: time.Unix(1_700_000_000, 0)}
+	h := &harness{t: t, src: newFakeSource(), stack: newFakeStack(), store: state.NewMemStore(), drift: drift.NewMemStore(), ev: &recorder{}, now: time.Unix(1_700_000_000, 0)}
 	h.c = h.controller()
 	return h
 }
@@ -307,7 +308,7 @@ func (h *harness) sync() {
 	}
 }
 
-func (h *harness) state(app string) AppState {
+func (h *harness) state(app string) state.AppState {
 	h.t.Helper()
 	st, err := h.store.Get(context.Background(), "r", app)
 	if err != nil {

@@ -6,7 +6,8 @@ import (
 	"strings"
 
 	"github.com/driftless/driftless/appliers"
-	"github.com/driftless/driftless/reconciler/manifest"
+	"github.com/driftless/driftless/manifest"
+	"github.com/driftless/driftless/state"
 )
 
 // PlanResult is one app's plan from PlanOnce.
@@ -27,7 +28,7 @@ type PlanResult struct {
 func (c *Controller) PlanOnce(ctx context.Context, repo, app string) ([]PlanResult, error) {
 	rs, ok := c.repos[repo]
 	if !ok {
-		return nil, fmt.Errorf("%w: repo %q", ErrNotFound, repo)
+		return nil, fmt.Errorf("%w: repo %q", state.ErrNotFound, repo)
 	}
 	rev, _, err := rs.cfg.Source.Poll(ctx)
 	if err != nil {
@@ -40,7 +41,7 @@ func (c *Controller) PlanOnce(ctx context.Context, repo, app string) ([]PlanResu
 	names := d.Order
 	if app != "" {
 		if _, ok := d.Apps[app]; !ok {
-			return nil, fmt.Errorf("%w: app %s/%s is not declared at %s", ErrNotFound, repo, app, rev.Short())
+			return nil, fmt.Errorf("%w: app %s/%s is not declared at %s", state.ErrNotFound, repo, app, rev.Short())
 		}
 		names = []string{app}
 	}

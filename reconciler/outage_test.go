@@ -4,27 +4,29 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/driftless/driftless/state"
 )
 
 // downStore fails every call while down is set, like a KV bucket whose
 // NATS servers are unreachable.
 type downStore struct {
-	*MemStore
+	*state.MemStore
 	down bool
 }
 
 var errDown = errors.New("nats: no servers available for connection")
 
-func (d *downStore) List(ctx context.Context) ([]AppState, error) {
+func (d *downStore) List(ctx context.Context) ([]state.AppState, error) {
 	if d.down {
 		return nil, errDown
 	}
 	return d.MemStore.List(ctx)
 }
 
-func (d *downStore) Get(ctx context.Context, repo, app string) (AppState, error) {
+func (d *downStore) Get(ctx context.Context, repo, app string) (state.AppState, error) {
 	if d.down {
-		return AppState{}, errDown
+		return state.AppState{}, errDown
 	}
 	return d.MemStore.Get(ctx, repo, app)
 }
@@ -45,7 +47,7 @@ func TestAPIServesLastKnownStateDuringOutage(t *testing.T) {
 	if err != nil || len(during) != 3 || during[0].AppliedRevision != before[0].AppliedRevision {
 		t.Fatalf("during the outage: %v, %v", during, err)
 	}
-	if st, err := h.c.App(ctx, "r", "dns"); err != nil || st.Status != StatusSynced {
+	if st, err := h.c.App(ctx, "r", "dns"); err != nil || st.Status != state.StatusSynced {
 		t.Errorf("App during the outage: %+v, %v", st, err)
 	}
 	if _, err := h.c.App(ctx, "r", "nope"); err == nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/driftless/driftless/appliers"
+	"github.com/driftless/driftless/state"
 )
 
 const twoStacks = `
@@ -49,7 +50,7 @@ func TestFirstDeployInDependencyOrder(t *testing.T) {
 	}
 	for _, app := range []string{"network", "app", "dns"} {
 		st := h.state(app)
-		if st.Status != StatusSynced || st.AppliedRevision != sha || st.DesiredRevision != sha || st.Kind != "stack" {
+		if st.Status != state.StatusSynced || st.AppliedRevision != sha || st.DesiredRevision != sha || st.Kind != "stack" {
 			t.Errorf("%s state = %+v", app, st)
 		}
 		if h.ev.find("deploy.succeeded", app) == nil || h.ev.find("deploy.started", app) == nil {
@@ -92,7 +93,7 @@ func TestOnlyChangedAppIsPlanned(t *testing.T) {
 	if !reflect.DeepEqual(plans1, plans2) {
 		t.Fatalf("a README commit planned stacks: %v → %v", plans1, plans2)
 	}
-	if st := h.state("dns"); st.AppliedRevision != sha || st.Status != StatusSynced {
+	if st := h.state("dns"); st.AppliedRevision != sha || st.Status != state.StatusSynced {
 		t.Errorf("dns after a README commit: %+v", st)
 	}
 	// A commit touching dns plans dns only.
@@ -173,7 +174,7 @@ func TestInvalidRevisionKeepsLastGoodState(t *testing.T) {
 	// A fixing commit recovers and applies the pending dns change.
 	fixed := h.src.commit("fix", map[string]string{"deploy/stacks.hcl": twoStacks})
 	h.sync()
-	if st := h.state("dns"); st.AppliedRevision != fixed || st.Status != StatusSynced {
+	if st := h.state("dns"); st.AppliedRevision != fixed || st.Status != state.StatusSynced {
 		t.Errorf("dns after the fix: %+v", st)
 	}
 	if _, applies := h.stack.counts(); applies["dns"] != 2 {
@@ -186,10 +187,10 @@ func TestFailureBlocksDependentsAndRetriesWithBackoff(t *testing.T) {
 	h.stack.failApp["network"] = errors.New("AccessDenied: not allowed")
 	h.src.commit("init", baseFiles())
 	h.sync()
-	if st := h.state("network"); st.Status != StatusFailed || !strings.Contains(st.LastError, "AccessDenied") {
+	if st := h.state("network"); st.Status != state.StatusFailed || !strings.Contains(st.LastError, "AccessDenied") {
 		t.Fatalf("network = %+v", st)
 	}
-	if st := h.state("app"); st.Status != StatusOutOfSync || !strings.Contains(st.LastError, `dependency "network"`) {
+	if st := h.state("app"); st.Status != state.StatusOutOfSync || !strings.Contains(st.LastError, `dependency "network"`) {
 		t.Errorf("app = %+v", st)
 	}
 	if _, applies := h.stack.counts(); applies["app"] != 0 || applies["dns"] != 1 {
@@ -207,10 +208,10 @@ func TestFailureBlocksDependentsAndRetriesWithBackoff(t *testing.T) {
 	delete(h.stack.failApp, "network")
 	h.now = h.now.Add(2 * time.Minute)
 	h.sync()
-	if st := h.state("network"); st.Status != StatusSynced || st.LastError != "" {
+	if st := h.state("network"); st.Status != state.StatusSynced || st.LastError != "" {
 		t.Errorf("network after retry = %+v", st)
 	}
-	if st := h.state("app"); st.Status != StatusSynced {
+	if st := h.state("app"); st.Status != state.StatusSynced {
 		t.Errorf("app after network recovered = %+v", st)
 	}
 }
@@ -232,7 +233,7 @@ func TestStalledFailureWaitsForNewRevision(t *testing.T) {
 	delete(h.stack.failPlan, "dns")
 	h.src.commit("fix dns", map[string]string{"infra/dns/main.tf": "# dns fixed"})
 	h.sync()
-	if st := h.state("dns"); st.Status != StatusSynced {
+	if st := h.state("dns"); st.Status != state.StatusSynced {
 		t.Errorf("dns = %+v", st)
 	}
 }
@@ -244,7 +245,7 @@ func TestApprovalAppliesExactlyThePendingPlan(t *testing.T) {
 	h.src.commit("init", files)
 	h.sync()
 	st := h.state("dns")
-	if st.Status != StatusAwaitingApproval || st.LastPlan == nil || !st.LastPlan.Changed {
+	if st.Status != state.StatusAwaitingApproval || st.LastPlan == nil || !st.LastPlan.Changed {
 		t.Fatalf("dns = %+v", st)
 	}
 	if h.ev.find("plan.awaiting_approval", "dns") == nil {
@@ -266,11 +267,11 @@ func TestApprovalAppliesExactlyThePendingPlan(t *testing.T) {
 	if h.stack.applied[0].ID != st.LastPlan.ID {
 		t.Errorf("applied plan %s, approved %s", h.stack.applied[0].ID, st.LastPlan.ID)
 	}
-	if st := h.state("dns"); st.Status != StatusSynced {
+	if st := h.state("dns"); st.Status != state.StatusSynced {
 		t.Errorf("dns = %+v", st)
 	}
 	// Approving with nothing pending is refused.
-	if _, err := h.c.Act(context.Background(), Action{Repo: "r", App: "dns", Action: "approve"}); !errors.Is(err, ErrConflict) {
+	if _, err := h.c.Act(context.Background(), Action{Repo: "r", App: "dns", Action: "approve"}); !errors.Is(err, state.ErrConflict) {
 		t.Errorf("approve with nothing pending: %v", err)
 	}
 }
@@ -281,9 +282,9 @@ func TestRestartReappliesNothingAndRecordsInterruptedDeploys(t *testing.T) {
 	h.sync()
 	_, before := h.stack.counts()
 	// Simulate a crash in the middle of a dns deploy.
-	_, err := h.store.Update(context.Background(), "r", "dns", func(s *AppState) error {
-		s.InFlight = &DeployRecord{ID: "d1", Revision: s.AppliedRevision, StartedAt: h.now, Replica: "test"}
-		s.Status = StatusProgressing
+	_, err := h.store.Update(context.Background(), "r", "dns", func(s *state.AppState) error {
+		s.InFlight = &state.DeployRecord{ID: "d1", Revision: s.AppliedRevision, StartedAt: h.now, Replica: "test"}
+		s.Status = state.StatusProgressing
 		return nil
 	})
 	if err != nil {
@@ -303,7 +304,7 @@ func TestRestartReappliesNothingAndRecordsInterruptedDeploys(t *testing.T) {
 	if !reflect.DeepEqual(before, after) {
 		t.Errorf("restart re-applied: %v → %v", before, after)
 	}
-	if st := h.state("dns"); st.Status != StatusSynced || st.InFlight != nil {
+	if st := h.state("dns"); st.Status != state.StatusSynced || st.InFlight != nil {
 		t.Errorf("dns after restart = %+v", st)
 	}
 }
@@ -321,7 +322,7 @@ func TestSuspendAndManualReconcile(t *testing.T) {
 	if _, applies := h.stack.counts(); applies["dns"] != 1 {
 		t.Errorf("a suspended app was applied: %v", applies)
 	}
-	if st := h.state("dns"); st.Status != StatusSuspended || !st.Suspended {
+	if st := h.state("dns"); st.Status != state.StatusSuspended || !st.Suspended {
 		t.Errorf("dns = %+v", st)
 	}
 	if _, err := h.c.Act(ctx, Action{Repo: "r", App: "dns", Action: "resume"}); err != nil {
@@ -340,7 +341,7 @@ func TestSuspendAndManualReconcile(t *testing.T) {
 	if plans1, _ := h.stack.counts(); plans1["network"] != plans0["network"]+1 {
 		t.Errorf("manual reconcile did not plan: %v → %v", plans0, plans1)
 	}
-	if _, err := h.c.Act(ctx, Action{Repo: "r", App: "nope", Action: "reconcile"}); !errors.Is(err, ErrNotFound) {
+	if _, err := h.c.Act(ctx, Action{Repo: "r", App: "nope", Action: "reconcile"}); !errors.Is(err, state.ErrNotFound) {
 		t.Errorf("unknown app: %v", err)
 	}
 }

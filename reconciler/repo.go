@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/notify"
-	"github.com/driftless/driftless/reconciler/manifest"
 	"github.com/driftless/driftless/sources"
 )
 

@@ -6,23 +6,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/notify"
-	"github.com/driftless/driftless/reconciler/manifest"
 	"github.com/driftless/driftless/sources"
+	"github.com/driftless/driftless/state"
 )
-
-// Reasons for rollbacks.
-const (
-	ReasonRollback = "rollback" // a pin to an earlier revision (driftless rollback)
-	ReasonRevert   = "revert"   // a revert commit ("This reverts commit X.")
-)
-
-// isRollback reports whether a deploy for reason is announced as a rollback.
-func isRollback(reason string) bool { return reason == ReasonRollback || reason == ReasonRevert }
 
 // deployCategory is the event category of a deploy for reason.
 func deployCategory(reason string) string {
-	if isRollback(reason) {
+	if state.IsRollback(reason) {
 		return notify.CatRollback
 	}
 	return notify.CatDeploy
@@ -30,7 +22,7 @@ func deployCategory(reason string) string {
 
 // rollback pins an app to an earlier revision (or pushes a revert commit)
 // after checking that the app is declared, and valid, at that revision.
-func (c *Controller) rollback(ctx context.Context, rs *repoState, st AppState, a Action) (AppState, error) {
+func (c *Controller) rollback(ctx context.Context, rs *repoState, st state.AppState, a Action) (state.AppState, error) {
 	target := a.To
 	if a.Previous {
 		prev, err := c.previousRevision(ctx, st)
@@ -41,14 +33,14 @@ func (c *Controller) rollback(ctx context.Context, rs *repoState, st AppState, a
 	}
 	rev, err := rs.cfg.Source.Revision(ctx, target)
 	if err != nil {
-		return st, fmt.Errorf("%w: revision %q: %v", ErrBadRequest, target, err)
+		return st, fmt.Errorf("%w: revision %q: %v", state.ErrBadRequest, target, err)
 	}
 	d, err := c.loadAt(rs, rev)
 	if err != nil {
-		return st, fmt.Errorf("%w: %v", ErrConflict, err)
+		return st, fmt.Errorf("%w: %v", state.ErrConflict, err)
 	}
 	if _, ok := d.Apps[a.App]; !ok {
-		return st, fmt.Errorf("%w: %s is not declared at %s", ErrConflict, a.App, rev.Short())
+		return st, fmt.Errorf("%w: %s is not declared at %s", state.ErrConflict, a.App, rev.Short())
 	}
 	caller := a.Caller
 	if caller == "" {
@@ -57,25 +49,25 @@ func (c *Controller) rollback(ctx context.Context, rs *repoState, st AppState, a
 	if a.Revert {
 		rv, ok := rs.cfg.Source.(Reverter)
 		if !ok {
-			return st, fmt.Errorf("%w: the source of %s cannot push revert commits", ErrBadRequest, a.Repo)
+			return st, fmt.Errorf("%w: the source of %s cannot push revert commits", state.ErrBadRequest, a.Repo)
 		}
 		nrev, err := rv.Revert(ctx, sources.RevertOptions{To: rev.SHA,
 			Reason: fmt.Sprintf("Requested by %s via driftless rollback --revert of %s/%s.", caller, a.Repo, a.App)})
 		if err != nil {
-			return st, fmt.Errorf("%w: reverting to %s: %v", ErrConflict, rev.Short(), c.opt.Scrub(err.Error()))
+			return st, fmt.Errorf("%w: reverting to %s: %v", state.ErrConflict, rev.Short(), c.opt.Scrub(err.Error()))
 		}
 		c.log.Info("pushed a revert commit", "repo", a.Repo, "app", a.App, "revision", nrev.SHA, "to", rev.SHA, "caller", caller)
 		// The revert commit is deployed as a rollback; history names who asked.
-		return c.requestForce(ctx, a.Repo, a.App, ReasonRevert, caller)
+		return c.requestForce(ctx, a.Repo, a.App, state.ReasonRevert, caller)
 	}
 	head := st.DesiredRevision
 	if rs.rev != nil {
 		head = rs.rev.SHA
 	}
-	st, err = c.opt.Store.Update(ctx, a.Repo, a.App, func(s *AppState) error {
+	st, err = c.opt.Store.Update(ctx, a.Repo, a.App, func(s *state.AppState) error {
 		s.PinnedRevision, s.PinnedFrom, s.PinnedBy, s.PinnedAt = rev.SHA, head, caller, c.opt.Now().UTC()
-		s.Status, s.UpdatedAt = StatusPinned, c.opt.Now().UTC()
-		s.Forced, s.ForcedBy = ReasonRollback, caller
+		s.Status, s.UpdatedAt = state.StatusPinned, c.opt.Now().UTC()
+		s.Forced, s.ForcedBy = state.ReasonRollback, caller
 		return nil
 	})
 	if err != nil {
@@ -88,7 +80,7 @@ func (c *Controller) rollback(ctx context.Context, rs *repoState, st AppState, a
 
 // previousRevision is the revision applied by the successful deploy before
 // the one that made the app's current live state.
-func (c *Controller) previousRevision(ctx context.Context, st AppState) (string, error) {
+func (c *Controller) previousRevision(ctx context.Context, st state.AppState) (string, error) {
 	h, err := c.opt.Store.History(ctx, st.Repo, st.App)
 	if err != nil {
 		return "", err
@@ -106,15 +98,15 @@ func (c *Controller) previousRevision(ctx context.Context, st AppState) (string,
 			return r.Revision, nil
 		}
 	}
-	return "", fmt.Errorf("%w: %s/%s has no earlier successful deploy to roll back to", ErrConflict, st.Repo, st.App)
+	return "", fmt.Errorf("%w: %s/%s has no earlier successful deploy to roll back to", state.ErrConflict, st.Repo, st.App)
 }
 
 // unpin makes the app follow the branch again.
-func (c *Controller) unpin(ctx context.Context, rs *repoState, repo, app, why string) (AppState, error) {
-	st, err := c.opt.Store.Update(ctx, repo, app, func(s *AppState) error {
+func (c *Controller) unpin(ctx context.Context, rs *repoState, repo, app, why string) (state.AppState, error) {
+	st, err := c.opt.Store.Update(ctx, repo, app, func(s *state.AppState) error {
 		s.PinnedRevision, s.PinnedFrom, s.PinnedBy, s.PinnedAt = "", "", "", time.Time{}
-		if s.Status == StatusPinned {
-			s.Status = StatusOutOfSync
+		if s.Status == state.StatusPinned {
+			s.Status = state.StatusOutOfSync
 		}
 		s.UpdatedAt = c.opt.Now().UTC()
 		return nil
@@ -129,7 +121,7 @@ func (c *Controller) unpin(ctx context.Context, rs *repoState, repo, app, why st
 
 // pinReleased reports whether a commit newer than the quarantined head has
 // landed, which ends the pin.
-func (c *Controller) pinReleased(ctx context.Context, rs *repoState, st AppState, head string) bool {
+func (c *Controller) pinReleased(ctx context.Context, rs *repoState, st state.AppState, head string) bool {
 	if st.PinnedFrom == "" || head == st.PinnedFrom {
 		return false
 	}
@@ -138,7 +130,7 @@ func (c *Controller) pinReleased(ctx context.Context, rs *repoState, st AppState
 }
 
 // reconcilePinned keeps a pinned app at its pinned revision's desired state.
-func (c *Controller) reconcilePinned(ctx context.Context, rs *repoState, app *manifest.App, st AppState, forced bool) outcome {
+func (c *Controller) reconcilePinned(ctx context.Context, rs *repoState, app *manifest.App, st state.AppState, forced bool) outcome {
 	repo := rs.cfg.Name
 	// What is planned and applied here is the pinned revision, not the
 	// branch head the caller's logger names.
@@ -150,13 +142,15 @@ func (c *Controller) reconcilePinned(ctx context.Context, rs *repoState, app *ma
 	}
 	if err != nil {
 		log.Error("cannot read the pinned revision", "pinned", st.PinnedRevision, "error", err)
-		c.save(ctx, st, func(s *AppState) { s.Status, s.LastError = StatusFailed, "pinned revision: "+c.opt.Scrub(err.Error()) })
+		c.save(ctx, st, func(s *state.AppState) {
+			s.Status, s.LastError = state.StatusFailed, "pinned revision: "+c.opt.Scrub(err.Error())
+		})
 		return outcomeBlocked
 	}
 	papp, ok := d.Apps[app.Name]
 	if !ok {
-		c.save(ctx, st, func(s *AppState) {
-			s.Status, s.LastError = StatusFailed, fmt.Sprintf("%s is not declared at the pinned revision %s", app.Name, prev.Short())
+		c.save(ctx, st, func(s *state.AppState) {
+			s.Status, s.LastError = state.StatusFailed, fmt.Sprintf("%s is not declared at the pinned revision %s", app.Name, prev.Short())
 		})
 		return outcomeBlocked
 	}
@@ -166,28 +160,28 @@ func (c *Controller) reconcilePinned(ctx context.Context, rs *repoState, app *ma
 		hash = specHash(app.Kind, spec)
 	}
 	head := rs.rev.SHA
-	if !forced && derr == nil && st.AppliedRevision == prev.SHA && hash == st.SpecHash && st.Status != StatusFailed {
-		if st.Status != StatusPinned || st.DesiredRevision != head {
-			c.save(ctx, st, func(s *AppState) { s.Status, s.DesiredRevision = StatusPinned, head })
+	if !forced && derr == nil && st.AppliedRevision == prev.SHA && hash == st.SpecHash && st.Status != state.StatusFailed {
+		if st.Status != state.StatusPinned || st.DesiredRevision != head {
+			c.save(ctx, st, func(s *state.AppState) { s.Status, s.DesiredRevision = state.StatusPinned, head })
 		}
 		return outcomeReady
 	}
-	if !forced && st.Status == StatusFailed && st.FailedRevision == prev.SHA && st.FailedSpecHash == hash &&
+	if !forced && st.Status == state.StatusFailed && st.FailedRevision == prev.SHA && st.FailedSpecHash == hash &&
 		(st.RetryAt.IsZero() || c.opt.Now().Before(st.RetryAt)) {
 		return outcomeBlocked
 	}
 	if derr != nil {
-		c.fail(ctx, rs, prev, papp, st, hash, "", derr, time.Time{}, ReasonRollback)
+		c.fail(ctx, rs, prev, papp, st, hash, "", derr, time.Time{}, state.ReasonRollback)
 		return outcomeBlocked
 	}
-	res := c.deploy(ctx, rs, prev, papp, st, spec, hash, ReasonRollback, log)
+	res := c.deploy(ctx, rs, prev, papp, st, spec, hash, state.ReasonRollback, log)
 	// The branch head stays the desired revision; the app shows as pinned.
 	final, err := c.opt.Store.Get(ctx, repo, app.Name)
 	if err == nil {
-		c.save(ctx, final, func(s *AppState) {
+		c.save(ctx, final, func(s *state.AppState) {
 			s.DesiredRevision = head
-			if s.Status == StatusSynced {
-				s.Status = StatusPinned
+			if s.Status == state.StatusSynced {
+				s.Status = state.StatusPinned
 			}
 		})
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/driftless/driftless/state"
 )
 
 func TestRollbackPinsAndQuarantines(t *testing.T) {
@@ -23,7 +25,7 @@ func TestRollbackPinsAndQuarantines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.PinnedRevision != v1 || st.Status != StatusPinned {
+	if st.PinnedRevision != v1 || st.Status != state.StatusPinned {
 		t.Fatalf("after rollback: %+v", st)
 	}
 	h.sync()
@@ -37,11 +39,11 @@ func TestRollbackPinsAndQuarantines(t *testing.T) {
 		t.Errorf("events: %v", h.ev.types(n))
 	}
 	st = h.state("dns")
-	if st.Status != StatusPinned || st.AppliedRevision != v1 || st.DesiredRevision != v2 || st.PinnedFrom != v2 {
+	if st.Status != state.StatusPinned || st.AppliedRevision != v1 || st.DesiredRevision != v2 || st.PinnedFrom != v2 {
 		t.Errorf("pinned state: %+v", st)
 	}
 	hist, _ := h.store.History(ctx, "r", "dns")
-	if hist[0].Reason != ReasonRollback || hist[0].Caller != "ops-alice" || hist[0].Revision != v1 {
+	if hist[0].Reason != state.ReasonRollback || hist[0].Caller != "ops-alice" || hist[0].Revision != v1 {
 		t.Errorf("history[0] = %+v", hist[0])
 	}
 	// Later polls keep v1: v2 does not come back.
@@ -79,17 +81,17 @@ func TestRollbackToAndUnpin(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.sync()
-	if st := h.state("dns"); st.PinnedRevision != "" || st.Status != StatusSynced || !strings.Contains(h.stack.live["dns"], "dns v2") {
+	if st := h.state("dns"); st.PinnedRevision != "" || st.Status != state.StatusSynced || !strings.Contains(h.stack.live["dns"], "dns v2") {
 		t.Errorf("after unpin: %+v %q", st, h.stack.live["dns"])
 	}
 	// Refusals.
-	if _, err := h.c.Act(ctx, Action{Repo: "r", App: "dns", Action: "unpin"}); !errors.Is(err, ErrConflict) {
+	if _, err := h.c.Act(ctx, Action{Repo: "r", App: "dns", Action: "unpin"}); !errors.Is(err, state.ErrConflict) {
 		t.Errorf("unpin when not pinned: %v", err)
 	}
-	if _, err := h.c.Act(ctx, Action{Repo: "r", App: "dns", Action: "rollback", To: "nope"}); !errors.Is(err, ErrBadRequest) {
+	if _, err := h.c.Act(ctx, Action{Repo: "r", App: "dns", Action: "rollback", To: "nope"}); !errors.Is(err, state.ErrBadRequest) {
 		t.Errorf("unknown revision: %v", err)
 	}
-	if _, err := h.c.Act(ctx, Action{Repo: "r", App: "dns", Action: "rollback"}); !errors.Is(err, ErrBadRequest) {
+	if _, err := h.c.Act(ctx, Action{Repo: "r", App: "dns", Action: "rollback"}); !errors.Is(err, state.ErrBadRequest) {
 		t.Errorf("neither to nor previous: %v", err)
 	}
 }
@@ -112,11 +114,11 @@ func TestRevertCommitIsARollback(t *testing.T) {
 	if h.count("rollback.succeeded", "dns", n) != 1 {
 		t.Errorf("events: %v", h.ev.types(n))
 	}
-	if st := h.state("dns"); st.PinnedRevision != "" || st.Status != StatusSynced {
+	if st := h.state("dns"); st.PinnedRevision != "" || st.Status != state.StatusSynced {
 		t.Errorf("a revert does not pin: %+v", st)
 	}
 	hist, _ := h.store.History(ctx, "r", "dns")
-	if hist[0].Reason != ReasonRevert || hist[0].Caller != "bob" {
+	if hist[0].Reason != state.ReasonRevert || hist[0].Caller != "bob" {
 		t.Errorf("history[0] = %+v, want reason revert and caller bob", hist[0])
 	}
 }

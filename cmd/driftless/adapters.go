@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/url"
 	"strings"
 
@@ -12,47 +10,16 @@ import (
 	"github.com/driftless/driftless/internal/api"
 	"github.com/driftless/driftless/internal/config"
 	"github.com/driftless/driftless/reconciler"
+	"github.com/driftless/driftless/state"
 )
 
-// apiAdapter serves the HTTP API from the controller, translating its
-// errors to the API's status codes.
-type apiAdapter struct{ c *reconciler.Controller }
+// apiAdapter serves the HTTP API from the controller. Both speak the
+// state package's types and errors; only the action request differs.
+type apiAdapter struct{ *reconciler.Controller }
 
-func (a apiAdapter) Apps(ctx context.Context) ([]reconciler.AppState, error) {
-	s, err := a.c.Apps(ctx)
-	return s, apiErr(err)
-}
-
-func (a apiAdapter) App(ctx context.Context, repo, app string) (reconciler.AppState, error) {
-	s, err := a.c.App(ctx, repo, app)
-	return s, apiErr(err)
-}
-
-func (a apiAdapter) History(ctx context.Context, repo, app string) ([]reconciler.DeployRecord, error) {
-	h, err := a.c.History(ctx, repo, app)
-	return h, apiErr(err)
-}
-
-func (a apiAdapter) Act(ctx context.Context, r api.ActionRequest) (reconciler.AppState, error) {
-	s, err := a.c.Act(ctx, reconciler.Action{Repo: r.Repo, App: r.App, Action: r.Action, To: r.To,
+func (a apiAdapter) Act(ctx context.Context, r api.ActionRequest) (state.AppState, error) {
+	return a.Controller.Act(ctx, reconciler.Action{Repo: r.Repo, App: r.App, Action: r.Action, To: r.To,
 		Previous: r.Previous, Revert: r.Revert, Caller: r.Caller})
-	return s, apiErr(err)
-}
-
-func (a apiAdapter) Ready() (bool, string) { return a.c.Ready() }
-
-func apiErr(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, reconciler.ErrNotFound):
-		return fmt.Errorf("%w: %s", api.ErrNotFound, strings.TrimPrefix(err.Error(), "not found: "))
-	case errors.Is(err, reconciler.ErrConflict):
-		return fmt.Errorf("%w: %s", api.ErrConflict, strings.TrimPrefix(err.Error(), "conflict: "))
-	case errors.Is(err, reconciler.ErrBadRequest):
-		return fmt.Errorf("%w: %s", api.ErrBadRequest, strings.TrimPrefix(err.Error(), "bad request: "))
-	}
-	return err
 }
 
 // webhooks maps GitHub push webhooks to the configured repos.

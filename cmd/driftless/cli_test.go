@@ -15,6 +15,7 @@ import (
 
 	"github.com/driftless/driftless/internal/testenv"
 	"github.com/driftless/driftless/reconciler"
+	"github.com/driftless/driftless/state"
 )
 
 // CLI tests: the real command line, run in-process through run().
@@ -261,19 +262,19 @@ func TestCLIPlanAndRemoteCommands(t *testing.T) {
 		t.Errorf("apps = %d\n%s\nstderr %s", code, out, errOut)
 	}
 	code, out, _ = runCLI(t, "apps", "-o", "json", "--server", h.base)
-	var apps []reconciler.AppState
+	var apps []state.AppState
 	if err := json.Unmarshal([]byte(out), &apps); err != nil || code != exitOK || len(apps) != 2 {
 		t.Fatalf("apps -o json = %d %v\n%s", code, err, out)
 	}
 	for _, a := range apps {
-		if a.Status != reconciler.StatusSynced || a.AppliedRevision != rev || a.Kind != "stack" {
+		if a.Status != state.StatusSynced || a.AppliedRevision != rev || a.Kind != "stack" {
 			t.Errorf("apps -o json: %+v", a)
 		}
 	}
 	// The server from the environment, and flags after the argument.
 	t.Setenv("DRIFTLESS_SERVER", h.base)
 	code, out, _ = runCLI(t, "history", "platform/app", "-o", "json")
-	var hist []reconciler.DeployRecord
+	var hist []state.DeployRecord
 	if err := json.Unmarshal([]byte(out), &hist); err != nil || code != exitOK || len(hist) != 1 || hist[0].Revision != rev {
 		t.Errorf("history -o json = %d %v\n%s", code, err, out)
 	}
@@ -355,7 +356,7 @@ func TestCLIRun(t *testing.T) {
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		code, out, _ := runCLI(t, "apps", "-o", "json", "--server", "http://"+addr)
-		var apps []reconciler.AppState
+		var apps []state.AppState
 		if code == exitOK && json.Unmarshal([]byte(out), &apps) == nil && len(apps) == 2 &&
 			apps[0].AppliedRevision == rev && apps[1].AppliedRevision == rev {
 			break

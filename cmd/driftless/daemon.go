@@ -32,10 +32,11 @@ import (
 	"github.com/driftless/driftless/internal/metrics"
 	"github.com/driftless/driftless/internal/natsd"
 	"github.com/driftless/driftless/internal/redact"
+	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/notify"
 	"github.com/driftless/driftless/reconciler"
-	"github.com/driftless/driftless/reconciler/manifest"
 	"github.com/driftless/driftless/sources"
+	"github.com/driftless/driftless/state"
 )
 
 func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
@@ -143,7 +144,7 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 	pub := notify.NewPublisher(js, cfg.Instance, log.With("component", "events"), m,
 		notify.WithOutbox(filepath.Join(cfg.StateDir, "outbox"), 64<<20))
 	d.goRun("events", func() error { return pub.Run(ctx) })
-	store, err := reconciler.OpenKVStore(ctx, js, replicas)
+	store, err := state.OpenKVStore(ctx, js, replicas)
 	if err != nil {
 		return fail(err)
 	}

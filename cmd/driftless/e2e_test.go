@@ -14,7 +14,7 @@ import (
 
 	"github.com/driftless/driftless/internal/testenv"
 	"github.com/driftless/driftless/notify"
-	"github.com/driftless/driftless/reconciler"
+	"github.com/driftless/driftless/state"
 )
 
 // End-to-end tests of the whole daemon: real Git repositories, real
@@ -86,9 +86,9 @@ func TestE2EFirstDeploy(t *testing.T) {
 	}
 
 	// The output of network flowed into app: app's resource got it.
-	state := readTFState(t, h, "platform", "app", "infra/app")
-	if !strings.Contains(state, `"net-1/v1"`) {
-		t.Errorf("app's state does not hold net-1/v1:\n%s", state)
+	tfstate := readTFState(t, h, "platform", "app", "infra/app")
+	if !strings.Contains(tfstate, `"net-1/v1"`) {
+		t.Errorf("app's state does not hold net-1/v1:\n%s", tfstate)
 	}
 
 	// GET /api/v1/events streams the same events as NDJSON.
@@ -144,7 +144,7 @@ func TestE2EFirstDeploy(t *testing.T) {
 
 	// One app, and its history.
 	code, body = h.get("/api/v1/apps/platform/app/history")
-	var hist []reconciler.DeployRecord
+	var hist []state.DeployRecord
 	if code != http.StatusOK || json.Unmarshal(body, &hist) != nil || len(hist) != 1 || hist[0].Outcome != "succeeded" || hist[0].Revision != rev {
 		t.Errorf("history = %d %s", code, body)
 	}
@@ -211,8 +211,8 @@ func TestE2EOnlyTheChangedStack(t *testing.T) {
 	if a := h.apps()["platform/network"]; a.LastDeploy == nil || a.LastDeploy.Revision != rev1 {
 		t.Errorf("network's last deploy = %+v, want the one of %.7s", a.LastDeploy, rev1)
 	}
-	if state := readTFState(t, h, "platform", "app", "infra/app"); !strings.Contains(state, `"net-1/v2"`) {
-		t.Errorf("app's state does not hold net-1/v2:\n%s", state)
+	if tfstate := readTFState(t, h, "platform", "app", "infra/app"); !strings.Contains(tfstate, `"net-1/v2"`) {
+		t.Errorf("app's state does not hold net-1/v2:\n%s", tfstate)
 	}
 }
 
@@ -266,15 +266,15 @@ func TestE2EInvalidCommit(t *testing.T) {
 		t.Errorf("source.updated for the invalid revision")
 	}
 	for name, a := range h.apps() {
-		if a.AppliedRevision != rev1 || a.Status != reconciler.StatusSynced {
+		if a.AppliedRevision != rev1 || a.Status != state.StatusSynced {
 			t.Errorf("%s = applied %.7s, %s; want still synced at %.7s", name, a.AppliedRevision, a.Status, rev1)
 		}
 	}
 	if code, _ := h.get("/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz = %d after an invalid commit", code)
 	}
-	if state := readTFState(t, h, "platform", "app", "infra/app"); !strings.Contains(state, `"net-1/v1"`) {
-		t.Errorf("app changed by an invalid revision:\n%s", state)
+	if tfstate := readTFState(t, h, "platform", "app", "infra/app"); !strings.Contains(tfstate, `"net-1/v1"`) {
+		t.Errorf("app changed by an invalid revision:\n%s", tfstate)
 	}
 
 	// The fix keeps the app change: it is applied, network is left alone.
@@ -292,8 +292,8 @@ func TestE2EInvalidCommit(t *testing.T) {
 	if n := len(filter(evs, "deploy.started", "platform/network")); n != 1 {
 		t.Errorf("%d deploy.started for network, want 1", n)
 	}
-	if state := readTFState(t, h, "platform", "app", "infra/app"); !strings.Contains(state, `"net-1/v2"`) {
-		t.Errorf("the app change was not applied:\n%s", state)
+	if tfstate := readTFState(t, h, "platform", "app", "infra/app"); !strings.Contains(tfstate, `"net-1/v2"`) {
+		t.Errorf("the app change was not applied:\n%s", tfstate)
 	}
 }
 
@@ -322,7 +322,7 @@ func TestE2ERestartReappliesNothing(t *testing.T) {
 	}
 	for _, name := range []string{"platform/network", "platform/app"} {
 		a := h2.apps()[name]
-		if a.AppliedRevision != rev1 || a.Status != reconciler.StatusSynced || a.LastDeploy == nil || a.LastDeploy.Revision != rev1 {
+		if a.AppliedRevision != rev1 || a.Status != state.StatusSynced || a.LastDeploy == nil || a.LastDeploy.Revision != rev1 {
 			t.Errorf("%s after the restart = %+v", name, a)
 		}
 	}
@@ -342,8 +342,8 @@ func TestE2ERestartReappliesNothing(t *testing.T) {
 	if n := len(filter(evs, "deploy.started", "platform/network")); n != 1 {
 		t.Errorf("%d deploy.started for network, want 1", n)
 	}
-	if state := readTFState(t, h2, "platform", "app", "infra/app"); !strings.Contains(state, `"net-1/v3"`) {
-		t.Errorf("app's state does not hold net-1/v3:\n%s", state)
+	if tfstate := readTFState(t, h2, "platform", "app", "infra/app"); !strings.Contains(tfstate, `"net-1/v3"`) {
+		t.Errorf("app's state does not hold net-1/v3:\n%s", tfstate)
 	}
 }
 
@@ -358,7 +358,7 @@ func TestE2EApprovalGate(t *testing.T) {
 	h := startE2E(t, cfgPath, map[string]string{"DRIFTLESS_API_TOKEN": testToken})
 
 	h.waitFor(90*time.Second, "awaiting-approval", func() bool {
-		return h.apps()["platform/gated"].Status == reconciler.StatusAwaitingApproval
+		return h.apps()["platform/gated"].Status == state.StatusAwaitingApproval
 	})
 	time.Sleep(2 * time.Second) // more polls must not plan or apply again
 	evs := h.events()
@@ -393,7 +393,7 @@ func TestE2EApprovalGate(t *testing.T) {
 	evs = h.events()
 	ready := filter(evs, "plan.ready", "platform/gated")
 	done := filter(evs, "deploy.succeeded", "platform/gated")
-	if len(done) != 1 || len(ready) != 1 || done[0].Data.PlanID != ready[0].Data.PlanID || done[0].Data.Reason != reconciler.ReasonApproved {
+	if len(done) != 1 || len(ready) != 1 || done[0].Data.PlanID != ready[0].Data.PlanID || done[0].Data.Reason != state.ReasonApproved {
 		t.Errorf("want one deploy.succeeded of the approved plan, reason approved\n%s", eventList(evs))
 	}
 	if s := readTFState(t, h, "platform", "gated", "infra/gated"); !strings.Contains(s, "terraform_data") {

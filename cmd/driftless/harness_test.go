@@ -22,7 +22,7 @@ import (
 	"github.com/driftless/driftless/internal/config"
 	"github.com/driftless/driftless/internal/testenv"
 	"github.com/driftless/driftless/notify"
-	"github.com/driftless/driftless/reconciler"
+	"github.com/driftless/driftless/state"
 )
 
 // This file is the harness of the end-to-end tests: a daemon started
@@ -166,17 +166,17 @@ func (h *e2e) get(path string) (int, []byte) {
 }
 
 // apps returns GET /api/v1/apps keyed by REPO/APP.
-func (h *e2e) apps() map[string]reconciler.AppState {
+func (h *e2e) apps() map[string]state.AppState {
 	h.t.Helper()
 	code, b := h.get("/api/v1/apps")
 	if code != http.StatusOK {
 		h.t.Fatalf("GET /api/v1/apps: %d %s", code, b)
 	}
-	var list []reconciler.AppState
+	var list []state.AppState
 	if err := json.Unmarshal(b, &list); err != nil {
 		h.t.Fatalf("GET /api/v1/apps: %v\n%s", err, b)
 	}
-	m := map[string]reconciler.AppState{}
+	m := map[string]state.AppState{}
 	for _, a := range list {
 		m[a.Repo+"/"+a.App] = a
 	}
@@ -199,19 +199,19 @@ func (h *e2e) waitFor(timeout time.Duration, what string, cond func() bool) {
 }
 
 // waitSynced waits until every app is synced with rev applied.
-func (h *e2e) waitSynced(rev string, apps ...string) map[string]reconciler.AppState {
+func (h *e2e) waitSynced(rev string, apps ...string) map[string]state.AppState {
 	h.t.Helper()
 	return h.waitSyncedWithin(90*time.Second, rev, apps...)
 }
 
 // waitSyncedWithin is waitSynced with a timeout.
-func (h *e2e) waitSyncedWithin(timeout time.Duration, rev string, apps ...string) map[string]reconciler.AppState {
+func (h *e2e) waitSyncedWithin(timeout time.Duration, rev string, apps ...string) map[string]state.AppState {
 	h.t.Helper()
-	var m map[string]reconciler.AppState
+	var m map[string]state.AppState
 	h.waitFor(timeout, fmt.Sprintf("%v synced at %.7s", apps, rev), func() bool {
 		m = h.apps()
 		for _, a := range apps {
-			if s := m[a]; s.Status != reconciler.StatusSynced || s.AppliedRevision != rev {
+			if s := m[a]; s.Status != state.StatusSynced || s.AppliedRevision != rev {
 				return false
 			}
 		}

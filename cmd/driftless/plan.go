@@ -11,10 +11,11 @@ import (
 
 	"github.com/driftless/driftless/internal/config"
 	"github.com/driftless/driftless/internal/redact"
+	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/notify"
 	"github.com/driftless/driftless/reconciler"
-	"github.com/driftless/driftless/reconciler/manifest"
 	"github.com/driftless/driftless/sources"
+	"github.com/driftless/driftless/state"
 )
 
 // cmdPlan is a one-shot diff of desired against live state: exit 0 when
@@ -65,7 +66,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(repos) == 0 {
 		return fmt.Errorf("no repo named %q in %s", wantRepo, *cfgPath)
 	}
-	ctrl, err := reconciler.New(reconciler.Options{Instance: cfg.Instance, Loader: manifest.New(as...), Store: reconciler.NewMemStore(),
+	ctrl, err := reconciler.New(reconciler.Options{Instance: cfg.Instance, Loader: manifest.New(as...), Store: state.NewMemStore(),
 		Events: discardEvents{}, Log: log, Scrub: red.String}, repos)
 	if err != nil {
 		return err

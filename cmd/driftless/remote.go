@@ -15,7 +15,7 @@ import (
 
 	"github.com/driftless/driftless/internal/client"
 	"github.com/driftless/driftless/notify"
-	"github.com/driftless/driftless/reconciler"
+	"github.com/driftless/driftless/state"
 )
 
 // cmdRemote runs the commands that talk to a daemon over its HTTP API.
@@ -88,7 +88,7 @@ func cmdRemote(ctx context.Context, cmd string, args []string, stdout, stderr io
 		return err
 	}
 	if *out == "json" {
-		return client.PrintApps(stdout, []reconciler.AppState{st}, "json")
+		return client.PrintApps(stdout, []state.AppState{st}, "json")
 	}
 	fmt.Fprintf(stdout, "%s/%s: %s accepted (status %s)\n", repo, app, cmd, st.Status)
 	return nil
@@ -179,14 +179,14 @@ func callerName() string {
 
 // printDrift prints the open drift of every app (or of one REPO/APP, or of
 // the apps of one REPO).
-func printDrift(w io.Writer, apps []reconciler.AppState, filter, format string) error {
+func printDrift(w io.Writer, apps []state.AppState, filter, format string) error {
 	type row struct {
-		Repo      string                `json:"repo"`
-		App       string                `json:"app"`
-		Kind      string                `json:"kind"`
-		Status    string                `json:"status"`
-		ScannedAt time.Time             `json:"drift_scanned_at"`
-		Drift     *reconciler.DriftInfo `json:"drift"`
+		Repo      string           `json:"repo"`
+		App       string           `json:"app"`
+		Kind      string           `json:"kind"`
+		Status    string           `json:"status"`
+		ScannedAt time.Time        `json:"drift_scanned_at"`
+		Drift     *state.DriftInfo `json:"drift"`
 	}
 	rows := []row{}
 	found := false

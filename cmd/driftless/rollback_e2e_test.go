@@ -21,7 +21,7 @@ import (
 
 	"github.com/driftless/driftless/internal/testenv"
 	"github.com/driftless/driftless/notify"
-	"github.com/driftless/driftless/reconciler"
+	"github.com/driftless/driftless/state"
 )
 
 // End-to-end tests of issue 5: rollback (pin and revert), approvals bound
@@ -29,13 +29,13 @@ import (
 // daemon's real HTTP API and the CLI run in-process.
 
 // app reads GET /api/v1/apps/{repo}/{app}.
-func (h *e2e) app(name string) reconciler.AppState {
+func (h *e2e) app(name string) state.AppState {
 	h.t.Helper()
 	code, b := h.get("/api/v1/apps/" + name)
 	if code != http.StatusOK {
 		h.t.Fatalf("GET /api/v1/apps/%s: %d %s", name, code, b)
 	}
-	var st reconciler.AppState
+	var st state.AppState
 	if err := json.Unmarshal(b, &st); err != nil {
 		h.t.Fatalf("GET /api/v1/apps/%s: %v\n%s", name, err, b)
 	}
@@ -166,10 +166,10 @@ aws {
 	if code != exitOK || !strings.Contains(out, app+": rollback accepted (status pinned)") {
 		t.Fatalf("rollback --previous = %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	var st reconciler.AppState
+	var st state.AppState
 	h.waitFor(5*time.Minute, "the rollback to v1 applied and pinned", func() bool {
 		st = h.app(app)
-		return st.AppliedRevision == rev1 && st.Status == reconciler.StatusPinned
+		return st.AppliedRevision == rev1 && st.Status == state.StatusPinned
 	})
 	// The state is saved before the event is published: wait for it too.
 	h.waitEvent(30*time.Second, "rollback.succeeded", app, rev1)
@@ -190,7 +190,7 @@ aws {
 	if startedAt < 0 || doneAt < startedAt {
 		t.Fatalf("want rollback.started then rollback.succeeded at %.7s\n%s", rev1, eventList(evs))
 	}
-	if d := evs[doneAt].Data; d.Reason != reconciler.ReasonRollback || d.PreviousRevision != rev2 ||
+	if d := evs[doneAt].Data; d.Reason != state.ReasonRollback || d.PreviousRevision != rev2 ||
 		len(d.Changes) != 1 || d.Changes[0].Address != "aws_ssm_parameter.greeting" || d.Changes[0].Action != "update" {
 		t.Errorf("rollback.succeeded data = %+v, want reason rollback from %.7s, one update", d, rev2)
 	}
@@ -208,7 +208,7 @@ aws {
 	if v := live(); v != "v1" {
 		t.Errorf("parameter = %q 20 s after the rollback, want still v1", v)
 	}
-	if st := h.app(app); st.Status != reconciler.StatusPinned || st.PinnedRevision != rev1 || st.AppliedRevision != rev1 {
+	if st := h.app(app); st.Status != state.StatusPinned || st.PinnedRevision != rev1 || st.AppliedRevision != rev1 {
 		t.Errorf("20 s after the rollback: %+v, want still pinned at %.7s", st, rev1)
 	}
 	evs = h.events()
@@ -235,7 +235,7 @@ aws {
 	evs = h.events()
 	if i := indexOf(evs, "deploy.succeeded", app, rev3); i < 0 {
 		t.Errorf("no deploy.succeeded at v3\n%s", eventList(evs))
-	} else if d := evs[i].Data; d.Reason != reconciler.ReasonCommit || d.PreviousRevision != rev1 {
+	} else if d := evs[i].Data; d.Reason != state.ReasonCommit || d.PreviousRevision != rev1 {
 		t.Errorf("v3's deploy.succeeded = %+v, want reason commit from %.7s", d, rev1)
 	}
 	for _, typ := range []string{"deploy.failed", "rollback.failed"} {
@@ -370,7 +370,7 @@ func TestE2ERollbackRevert(t *testing.T) {
 
 	st := h.waitSynced(revert, app)[app]
 	h.waitEvent(30*time.Second, "rollback.succeeded", app, revert)
-	if st.PinnedRevision != "" || st.Status != reconciler.StatusSynced {
+	if st.PinnedRevision != "" || st.Status != state.StatusSynced {
 		t.Errorf("after the revert: %+v, want synced, not pinned", st)
 	}
 	if s := readTFState(t, h, "platform", "app", "infra/app"); !strings.Contains(s, `"payload-v1"`) || strings.Contains(s, `"payload-v2"`) {
@@ -379,7 +379,7 @@ func TestE2ERollbackRevert(t *testing.T) {
 	evs := sinceID(h.events(), lastID)
 	started := filter(evs, "rollback.started", app)
 	done := filter(evs, "rollback.succeeded", app)
-	if len(started) != 1 || len(done) != 1 || done[0].Data.Revision != revert || done[0].Data.Reason != reconciler.ReasonRevert ||
+	if len(started) != 1 || len(done) != 1 || done[0].Data.Revision != revert || done[0].Data.Reason != state.ReasonRevert ||
 		done[0].Data.DeployID != started[0].Data.DeployID || done[0].Data.PreviousRevision != rev2 {
 		t.Errorf("want one rollback.started/succeeded of the revert commit, reason revert\n%s", eventList(evs))
 	} else if c := done[0].Data.Changes; len(c) != 1 || c[0].Address != "terraform_data.app" {
@@ -393,9 +393,9 @@ func TestE2ERollbackRevert(t *testing.T) {
 	if i := indexOf(evs, "source.updated", "platform", revert); i < 0 {
 		t.Errorf("no source.updated for the revert commit\n%s", eventList(evs))
 	}
-	var hist []reconciler.DeployRecord
+	var hist []state.DeployRecord
 	if code, b := h.get("/api/v1/apps/" + app + "/history"); code != http.StatusOK || json.Unmarshal(b, &hist) != nil ||
-		len(hist) != 3 || hist[0].Revision != revert || hist[0].Reason != reconciler.ReasonRevert || hist[0].Outcome != "succeeded" {
+		len(hist) != 3 || hist[0].Revision != revert || hist[0].Reason != state.ReasonRevert || hist[0].Outcome != "succeeded" {
 		t.Errorf("history = %d %s", code, b)
 	}
 
@@ -450,7 +450,7 @@ func TestE2EApprovalFollowsNewestRevision(t *testing.T) {
 	const app = "platform/x"
 
 	p1 := h.waitEvent(90*time.Second, "plan.awaiting_approval", app, rev1).Data.PlanID
-	if st := h.app(app); st.Status != reconciler.StatusAwaitingApproval || st.LastPlan == nil || st.LastPlan.ID != p1 {
+	if st := h.app(app); st.Status != state.StatusAwaitingApproval || st.LastPlan == nil || st.LastPlan.ID != p1 {
 		t.Fatalf("x = %+v, want awaiting approval of plan %s", st, p1)
 	}
 
@@ -465,7 +465,7 @@ func TestE2EApprovalFollowsNewestRevision(t *testing.T) {
 		t.Errorf("v2's plan changes = %+v", c)
 	}
 	st := h.app(app)
-	if st.Status != reconciler.StatusAwaitingApproval || st.DesiredRevision != rev2 || st.LastPlan == nil || st.LastPlan.ID != p2 || st.LastPlan.Revision != rev2 {
+	if st.Status != state.StatusAwaitingApproval || st.DesiredRevision != rev2 || st.LastPlan == nil || st.LastPlan.ID != p2 || st.LastPlan.Revision != rev2 {
 		t.Fatalf("x = %+v, want awaiting approval of %s at %.7s", st, p2, rev2)
 	}
 
@@ -488,7 +488,7 @@ func TestE2EApprovalFollowsNewestRevision(t *testing.T) {
 	h.waitEvent(30*time.Second, "deploy.succeeded", app, rev2)
 	evs := h.events()
 	done := filter(evs, "deploy.succeeded", app)
-	if len(done) != 1 || done[0].Data.Revision != rev2 || done[0].Data.PlanID != p2 || done[0].Data.Reason != reconciler.ReasonApproved {
+	if len(done) != 1 || done[0].Data.Revision != rev2 || done[0].Data.PlanID != p2 || done[0].Data.Reason != state.ReasonApproved {
 		t.Errorf("want one deploy.succeeded of plan %s at %.7s, reason approved\n%s", p2, rev2, eventList(evs))
 	}
 	if i := indexOf(evs, "deploy.started", app, rev1); i >= 0 {
@@ -497,9 +497,9 @@ func TestE2EApprovalFollowsNewestRevision(t *testing.T) {
 	if s := readTFState(t, h, "platform", "x", "infra/x"); !strings.Contains(s, `"gated-v2"`) || strings.Contains(s, `"gated-v1"`) {
 		t.Errorf("the state does not hold v2's value:\n%s", s)
 	}
-	var hist []reconciler.DeployRecord
+	var hist []state.DeployRecord
 	if code, b := h.get("/api/v1/apps/" + app + "/history"); code != http.StatusOK || json.Unmarshal(b, &hist) != nil ||
-		len(hist) != 1 || hist[0].Revision != rev2 || hist[0].Caller != "carol" || hist[0].Reason != reconciler.ReasonApproved {
+		len(hist) != 1 || hist[0].Revision != rev2 || hist[0].Caller != "carol" || hist[0].Reason != state.ReasonApproved {
 		t.Errorf("history = %d %s", code, b)
 	}
 
@@ -555,7 +555,7 @@ func TestE2EApprovalAfterVarsOnlyCommit(t *testing.T) {
 		t.Fatalf("applied by a stale approval:\n%s", s)
 	}
 	st := h.app(app)
-	if st.Status != reconciler.StatusAwaitingApproval || st.LastPlan == nil || st.LastPlan.ID != p2 || st.AppliedRevision != "" {
+	if st.Status != state.StatusAwaitingApproval || st.LastPlan == nil || st.LastPlan.ID != p2 || st.AppliedRevision != "" {
 		t.Fatalf("x = %+v, want plan %s of %.7s awaiting approval", st, p2, rev2)
 	}
 	if code == http.StatusOK && !strings.Contains(h.logs.String(), "the approved plan is no longer current") {

@@ -13,7 +13,7 @@ import (
 	"github.com/driftless/driftless/appliers/ecs"
 	"github.com/driftless/driftless/appliers/lambda"
 	"github.com/driftless/driftless/appliers/terraform"
-	"github.com/driftless/driftless/reconciler/manifest"
+	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/sources"
 )
 

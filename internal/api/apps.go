@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/driftless/driftless/reconciler"
+	"github.com/driftless/driftless/state"
 )
 
 // nameRE is the syntax of repo and app names (DESIGN §2, §3).
@@ -35,7 +35,7 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if apps == nil {
-		apps = []reconciler.AppState{}
+		apps = []state.AppState{}
 	}
 	writeJSON(w, http.StatusOK, apps)
 }
@@ -64,7 +64,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h == nil {
-		h = []reconciler.DeployRecord{}
+		h = []state.DeployRecord{}
 	}
 	writeJSON(w, http.StatusOK, h)
 }

@@ -26,8 +26,8 @@
 // them), "revert" (rollback only, passed through), and "caller" (who asked;
 // "api" when absent). Unknown fields are a 400.
 //
-// Errors are JSON {"error": "..."}; a Controller error wrapping ErrNotFound,
-// ErrConflict or ErrBadRequest becomes 404, 409 or 400, anything else 500.
+// Errors are JSON {"error": "..."}; a Controller error wrapping state.ErrNotFound,
+// state.ErrConflict or state.ErrBadRequest becomes 404, 409 or 400, anything else 500.
 //
 // The webhook reads at most 1 MiB. A ping is answered 200. A push is matched
 // to a watched repo by repository.clone_url/ssh_url/html_url and ref; then

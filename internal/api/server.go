@@ -16,14 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/driftless/driftless/internal/config"
-	"github.com/driftless/driftless/reconciler"
-)
-
-// Errors a Controller may wrap to choose the response status.
-var (
-	ErrNotFound   = errors.New("not found")   // 404
-	ErrConflict   = errors.New("conflict")    // 409
-	ErrBadRequest = errors.New("bad request") // 400
+	"github.com/driftless/driftless/state"
 )
 
 // Actions are the mutating app endpoints.
@@ -31,12 +24,12 @@ var Actions = []string{"reconcile", "rollback", "unpin", "approve", "suspend", "
 
 // Controller is what the API serves. The reconciler implements it.
 type Controller interface {
-	Apps(ctx context.Context) ([]reconciler.AppState, error)
-	// App returns one app; an error wrapping ErrNotFound gives 404.
-	App(ctx context.Context, repo, app string) (reconciler.AppState, error)
-	History(ctx context.Context, repo, app string) ([]reconciler.DeployRecord, error)
+	Apps(ctx context.Context) ([]state.AppState, error)
+	// App returns one app; an error wrapping state.ErrNotFound gives 404.
+	App(ctx context.Context, repo, app string) (state.AppState, error)
+	History(ctx context.Context, repo, app string) ([]state.DeployRecord, error)
 	// Act carries out one action (see Actions) and returns the app's state.
-	Act(ctx context.Context, req ActionRequest) (reconciler.AppState, error)
+	Act(ctx context.Context, req ActionRequest) (state.AppState, error)
 	// Ready reports readiness, and why not when it is not ready.
 	Ready() (bool, string)
 }
@@ -242,11 +235,11 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 // statusOf maps a Controller error to an HTTP status.
 func statusOf(err error) int {
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, state.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, ErrConflict):
+	case errors.Is(err, state.ErrConflict):
 		return http.StatusConflict
-	case errors.Is(err, ErrBadRequest):
+	case errors.Is(err, state.ErrBadRequest):
 		return http.StatusBadRequest
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable

@@ -2,6 +2,7 @@ package api
 
 import (
 	"github.com/driftless/driftless/internal/testenv"
+	"github.com/driftless/driftless/state"
 
 	"context"
 	"crypto/hmac"
@@ -23,7 +24,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/driftless/driftless/internal/config"
-	"github.com/driftless/driftless/reconciler"
 )
 
 const testToken = "tok-4f9a-s3cr3t"
@@ -31,38 +31,38 @@ const testToken = "tok-4f9a-s3cr3t"
 // fakeController serves fixed apps and records the actions it is asked for.
 type fakeController struct {
 	mu      sync.Mutex
-	apps    []reconciler.AppState
-	history map[string][]reconciler.DeployRecord
+	apps    []state.AppState
+	history map[string][]state.DeployRecord
 	actions []ActionRequest
 	actErr  error
 	ready   bool
 	why     string
 }
 
-func (f *fakeController) Apps(context.Context) ([]reconciler.AppState, error) { return f.apps, nil }
+func (f *fakeController) Apps(context.Context) ([]state.AppState, error) { return f.apps, nil }
 
-func (f *fakeController) App(_ context.Context, repo, app string) (reconciler.AppState, error) {
+func (f *fakeController) App(_ context.Context, repo, app string) (state.AppState, error) {
 	for _, a := range f.apps {
 		if a.Repo == repo && a.App == app {
 			return a, nil
 		}
 	}
-	return reconciler.AppState{}, fmt.Errorf("app %s/%s: %w", repo, app, ErrNotFound)
+	return state.AppState{}, fmt.Errorf("app %s/%s: %w", repo, app, state.ErrNotFound)
 }
 
-func (f *fakeController) History(ctx context.Context, repo, app string) ([]reconciler.DeployRecord, error) {
+func (f *fakeController) History(ctx context.Context, repo, app string) ([]state.DeployRecord, error) {
 	if _, err := f.App(ctx, repo, app); err != nil {
 		return nil, err
 	}
 	return f.history[repo+"/"+app], nil
 }
 
-func (f *fakeController) Act(ctx context.Context, req ActionRequest) (reconciler.AppState, error) {
+func (f *fakeController) Act(ctx context.Context, req ActionRequest) (state.AppState, error) {
 	f.mu.Lock()
 	f.actions = append(f.actions, req)
 	f.mu.Unlock()
 	if f.actErr != nil {
-		return reconciler.AppState{}, f.actErr
+		return state.AppState{}, f.actErr
 	}
 	st, err := f.App(ctx, req.Repo, req.App)
 	if err != nil {
@@ -134,13 +134,13 @@ func newFixture(t *testing.T, token string) *fixture {
 	f := &fixture{
 		ctl: &fakeController{
 			ready: true,
-			apps: []reconciler.AppState{
-				{Repo: "platform", App: "web", Kind: "ecs_service", Status: reconciler.StatusSynced,
+			apps: []state.AppState{
+				{Repo: "platform", App: "web", Kind: "ecs_service", Status: state.StatusSynced,
 					DesiredRevision: "0123456789abcdef", AppliedRevision: "0123456789abcdef", UpdatedAt: t0},
-				{Repo: "platform", App: "network", Kind: "stack", Status: reconciler.StatusFailed,
+				{Repo: "platform", App: "network", Kind: "stack", Status: state.StatusFailed,
 					LastError: `<script>alert("x")</script>`, UpdatedAt: t0},
 			},
-			history: map[string][]reconciler.DeployRecord{
+			history: map[string][]state.DeployRecord{
 				"platform/web": {{ID: "d1", Revision: "0123456789abcdef", Author: "alice", PR: 7, Outcome: "succeeded", StartedAt: t0}},
 			},
 		},
@@ -288,7 +288,7 @@ func TestActions(t *testing.T) {
 			if r.status != 200 {
 				t.Fatalf("status %d %q", r.status, r.body)
 			}
-			var st reconciler.AppState
+			var st state.AppState
 			if err := json.Unmarshal([]byte(r.body), &st); err != nil || st.Status != "acted-"+c.action {
 				t.Fatalf("response %q (%v)", r.body, err)
 			}
@@ -325,8 +325,8 @@ func TestActionErrors(t *testing.T) {
 		{"rollback with both", "/api/v1/apps/platform/web/rollback", "Bearer " + testToken, `{"to":"a","previous":true}`, testToken, nil, 400, "not both", false},
 		{"to on reconcile", "/api/v1/apps/platform/web/reconcile", "Bearer " + testToken, `{"to":"a"}`, testToken, nil, 400, "rollback only", false},
 		{"unknown app", "/api/v1/apps/platform/nope/reconcile", "Bearer " + testToken, "", testToken, nil, 404, "not found", true},
-		{"conflict", "/api/v1/apps/platform/web/approve", "Bearer " + testToken, "", testToken, fmt.Errorf("plan is stale: %w", ErrConflict), 409, "plan is stale", true},
-		{"bad request", "/api/v1/apps/platform/web/unpin", "Bearer " + testToken, "", testToken, fmt.Errorf("not pinned: %w", ErrBadRequest), 400, "not pinned", true},
+		{"conflict", "/api/v1/apps/platform/web/approve", "Bearer " + testToken, "", testToken, fmt.Errorf("plan is stale: %w", state.ErrConflict), 409, "plan is stale", true},
+		{"bad request", "/api/v1/apps/platform/web/unpin", "Bearer " + testToken, "", testToken, fmt.Errorf("not pinned: %w", state.ErrBadRequest), 400, "not pinned", true},
 		{"internal", "/api/v1/apps/platform/web/unpin", "Bearer " + testToken, "", testToken, errors.New("kv down"), 500, "kv down", true},
 	}
 	for _, c := range cases {

@@ -14,7 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/driftless/driftless/reconciler"
+	"github.com/driftless/driftless/state"
 )
 
 // The status page: GET / lists every app, GET /apps/{repo}/{app} shows one.
@@ -60,21 +60,21 @@ var (
 // statusOrder is the order of the summary line: the statuses that want a
 // person's attention first.
 var statusOrder = []string{
-	reconciler.StatusFailed,
-	reconciler.StatusDrifted,
-	reconciler.StatusAwaitingApproval,
-	reconciler.StatusOutOfSync,
-	reconciler.StatusProgressing,
-	reconciler.StatusPinned,
-	reconciler.StatusSuspended,
-	reconciler.StatusSynced,
+	state.StatusFailed,
+	state.StatusDrifted,
+	state.StatusAwaitingApproval,
+	state.StatusOutOfSync,
+	state.StatusProgressing,
+	state.StatusPinned,
+	state.StatusSuspended,
+	state.StatusSynced,
 }
 
 // attention lists the statuses named in the page title.
 var attention = map[string]bool{
-	reconciler.StatusFailed:           true,
-	reconciler.StatusDrifted:          true,
-	reconciler.StatusAwaitingApproval: true,
+	state.StatusFailed:           true,
+	state.StatusDrifted:          true,
+	state.StatusAwaitingApproval: true,
 }
 
 type statusCount struct {
@@ -84,7 +84,7 @@ type statusCount struct {
 
 type repoGroup struct {
 	Repo string
-	Apps []reconciler.AppState
+	Apps []state.AppState
 }
 
 // pageBase is what every page's layout needs.
@@ -104,18 +104,18 @@ type indexPage struct {
 
 type appPage struct {
 	pageBase
-	App        reconciler.AppState
-	History    []reconciler.DeployRecord
+	App        state.AppState
+	History    []state.DeployRecord
 	HistoryErr string
 }
 
 // deployView is a deploy with the render time, for the "deploy" template.
 type deployView struct {
 	Now time.Time
-	D   reconciler.DeployRecord
+	D   state.DeployRecord
 }
 
-func newDeployView(now time.Time, d *reconciler.DeployRecord) deployView {
+func newDeployView(now time.Time, d *state.DeployRecord) deployView {
 	return deployView{Now: now, D: *d}
 }
 
@@ -128,7 +128,7 @@ type errorPage struct {
 
 // summarize counts apps per status (statusOrder first, unknown statuses
 // after, by name) and groups them by repo, both sorted by name.
-func summarize(apps []reconciler.AppState) ([]statusCount, []repoGroup) {
+func summarize(apps []state.AppState) ([]statusCount, []repoGroup) {
 	counts := map[string]int{}
 	for _, a := range apps {
 		counts[a.Status]++
@@ -148,7 +148,7 @@ func summarize(apps []reconciler.AppState) ([]statusCount, []repoGroup) {
 	sum = append(sum, rest...)
 
 	sorted := slices.Clone(apps)
-	slices.SortStableFunc(sorted, func(a, b reconciler.AppState) int {
+	slices.SortStableFunc(sorted, func(a, b state.AppState) int {
 		if c := strings.Compare(a.Repo, b.Repo); c != 0 {
 			return c
 		}
@@ -178,7 +178,7 @@ func indexTitle(total int, sum []statusCount) string {
 		return "driftless: no apps"
 	case len(parts) > 0:
 		return "driftless: " + strings.Join(parts, ", ")
-	case len(sum) == 1 && sum[0].Status == reconciler.StatusSynced:
+	case len(sum) == 1 && sum[0].Status == state.StatusSynced:
 		return fmt.Sprintf("driftless: all %d synced", total)
 	}
 	return fmt.Sprintf("driftless: %d apps", total)
@@ -237,7 +237,7 @@ func (s *Server) htmlFail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Warn("status page request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	heading := http.StatusText(code)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, state.ErrNotFound) {
 		heading = "No such app"
 	}
 	s.htmlError(w, r, code, heading, err.Error())
@@ -331,7 +331,7 @@ func truncate(n int, s string) string {
 
 // deployDuration is how long a finished deploy took, rounded for people;
 // "running" while it has not finished, "-" when it never started.
-func deployDuration(d reconciler.DeployRecord) string {
+func deployDuration(d state.DeployRecord) string {
 	switch {
 	case d.StartedAt.IsZero():
 		return "-"

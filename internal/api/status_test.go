@@ -14,7 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/driftless/driftless/reconciler"
+	"github.com/driftless/driftless/state"
 )
 
 // statusServer serves ctl's status pages.
@@ -118,7 +118,7 @@ func TestStatusIndexPage(t *testing.T) {
 
 func TestStatusIndexTruncatesLongErrors(t *testing.T) {
 	long := strings.Repeat("terraform said no. ", 30) + "THE-END"
-	ctl := &fakeController{apps: []reconciler.AppState{{Repo: "r", App: "a", Kind: "stack", Status: reconciler.StatusFailed, LastError: long}}}
+	ctl := &fakeController{apps: []state.AppState{{Repo: "r", App: "a", Kind: "stack", Status: state.StatusFailed, LastError: long}}}
 	r := statusServer(t, ctl).do(t, "GET", "/", "", "", nil)
 	checkHTML(t, r, 200)
 	if !strings.Contains(r.body, `title="`+long+`"`) {
@@ -199,8 +199,8 @@ type brokenController struct {
 	err error
 }
 
-func (b brokenController) Apps(context.Context) ([]reconciler.AppState, error) { return nil, b.err }
-func (b brokenController) History(context.Context, string, string) ([]reconciler.DeployRecord, error) {
+func (b brokenController) Apps(context.Context) ([]state.AppState, error) { return nil, b.err }
+func (b brokenController) History(context.Context, string, string) ([]state.DeployRecord, error) {
 	return nil, b.err
 }
 
@@ -284,15 +284,15 @@ func TestTruncateAndShort(t *testing.T) {
 func TestDeployDuration(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
 	cases := []struct {
-		d    reconciler.DeployRecord
+		d    state.DeployRecord
 		want string
 	}{
-		{reconciler.DeployRecord{}, "-"},
-		{reconciler.DeployRecord{StartedAt: t0}, "running"},
-		{reconciler.DeployRecord{StartedAt: t0, Outcome: "interrupted"}, "-"},
-		{reconciler.DeployRecord{StartedAt: t0, FinishedAt: t0.Add(1234 * time.Millisecond)}, "1.2s"},
-		{reconciler.DeployRecord{StartedAt: t0, FinishedAt: t0.Add(95*time.Second + 400*time.Millisecond)}, "1m35s"},
-		{reconciler.DeployRecord{StartedAt: t0, FinishedAt: t0.Add(-time.Second)}, "-"},
+		{state.DeployRecord{}, "-"},
+		{state.DeployRecord{StartedAt: t0}, "running"},
+		{state.DeployRecord{StartedAt: t0, Outcome: "interrupted"}, "-"},
+		{state.DeployRecord{StartedAt: t0, FinishedAt: t0.Add(1234 * time.Millisecond)}, "1.2s"},
+		{state.DeployRecord{StartedAt: t0, FinishedAt: t0.Add(95*time.Second + 400*time.Millisecond)}, "1m35s"},
+		{state.DeployRecord{StartedAt: t0, FinishedAt: t0.Add(-time.Second)}, "-"},
 	}
 	for _, c := range cases {
 		if got := deployDuration(c.d); got != c.want {
@@ -302,23 +302,23 @@ func TestDeployDuration(t *testing.T) {
 }
 
 func TestSummarizeAndTitle(t *testing.T) {
-	app := func(repo, name, status string) reconciler.AppState {
-		return reconciler.AppState{Repo: repo, App: name, Status: status}
+	app := func(repo, name, status string) state.AppState {
+		return state.AppState{Repo: repo, App: name, Status: status}
 	}
 	cases := []struct {
 		name    string
-		apps    []reconciler.AppState
+		apps    []state.AppState
 		summary string
 		groups  string
 		title   string
 	}{
 		{"none", nil, "", "", "driftless: no apps"},
-		{"all synced", []reconciler.AppState{app("b", "x", "synced"), app("a", "y", "synced")},
+		{"all synced", []state.AppState{app("b", "x", "synced"), app("a", "y", "synced")},
 			"2 synced", "a[y] b[x]", "driftless: all 2 synced"},
-		{"mixed", []reconciler.AppState{app("r", "c", "synced"), app("r", "a", "failed"), app("q", "z", "pinned"),
+		{"mixed", []state.AppState{app("r", "c", "synced"), app("r", "a", "failed"), app("q", "z", "pinned"),
 			app("r", "b", "zzz-new"), app("r", "d", "failed"), app("q", "y", "aaa-new")},
 			"2 failed, 1 pinned, 1 synced, 1 aaa-new, 1 zzz-new", "q[y z] r[a b c d]", "driftless: 2 failed"},
-		{"calm", []reconciler.AppState{app("r", "a", "synced"), app("r", "b", "progressing")},
+		{"calm", []state.AppState{app("r", "a", "synced"), app("r", "b", "progressing")},
 			"1 progressing, 1 synced", "r[a b]", "driftless: 2 apps"},
 	}
 	for _, c := range cases {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/driftless/driftless/reconciler"
+	"github.com/driftless/driftless/state"
 )
 
 // DefaultBase is the API address when none is given.
@@ -51,30 +51,30 @@ func (e *APIError) Error() string {
 }
 
 // Apps lists every app.
-func (c *Client) Apps(ctx context.Context) ([]reconciler.AppState, error) {
-	var apps []reconciler.AppState
+func (c *Client) Apps(ctx context.Context) ([]state.AppState, error) {
+	var apps []state.AppState
 	err := c.do(ctx, http.MethodGet, "/api/v1/apps", nil, &apps)
 	return apps, err
 }
 
 // App returns one app.
-func (c *Client) App(ctx context.Context, repo, app string) (reconciler.AppState, error) {
-	var st reconciler.AppState
+func (c *Client) App(ctx context.Context, repo, app string) (state.AppState, error) {
+	var st state.AppState
 	err := c.do(ctx, http.MethodGet, appPath(repo, app), nil, &st)
 	return st, err
 }
 
 // History returns an app's deploy records.
-func (c *Client) History(ctx context.Context, repo, app string) ([]reconciler.DeployRecord, error) {
-	var h []reconciler.DeployRecord
+func (c *Client) History(ctx context.Context, repo, app string) ([]state.DeployRecord, error) {
+	var h []state.DeployRecord
 	err := c.do(ctx, http.MethodGet, appPath(repo, app)+"/history", nil, &h)
 	return h, err
 }
 
 // Act runs action (reconcile, rollback, unpin, approve, suspend, resume) on
 // an app; body, when not nil, is sent as JSON (e.g. {"to": "abc1234"}).
-func (c *Client) Act(ctx context.Context, repo, app, action string, body any) (reconciler.AppState, error) {
-	var st reconciler.AppState
+func (c *Client) Act(ctx context.Context, repo, app, action string, body any) (state.AppState, error) {
+	var st state.AppState
 	err := c.do(ctx, http.MethodPost, appPath(repo, app)+"/"+url.PathEscape(action), body, &st)
 	return st, err
 }

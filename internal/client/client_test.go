@@ -14,7 +14,7 @@ import (
 
 	"github.com/driftless/driftless/internal/api"
 	"github.com/driftless/driftless/internal/config"
-	"github.com/driftless/driftless/reconciler"
+	"github.com/driftless/driftless/state"
 )
 
 const token = "cli-tok-s3cr3t"
@@ -22,36 +22,36 @@ const token = "cli-tok-s3cr3t"
 // controller is a fake api.Controller for one app, recording actions.
 type controller struct {
 	mu      sync.Mutex
-	app     reconciler.AppState
-	history []reconciler.DeployRecord
+	app     state.AppState
+	history []state.DeployRecord
 	acts    []api.ActionRequest
 }
 
-func (c *controller) Apps(context.Context) ([]reconciler.AppState, error) {
-	return []reconciler.AppState{c.app}, nil
+func (c *controller) Apps(context.Context) ([]state.AppState, error) {
+	return []state.AppState{c.app}, nil
 }
 
-func (c *controller) App(_ context.Context, repo, app string) (reconciler.AppState, error) {
+func (c *controller) App(_ context.Context, repo, app string) (state.AppState, error) {
 	if repo != c.app.Repo || app != c.app.App {
-		return reconciler.AppState{}, fmt.Errorf("app %s/%s: %w", repo, app, api.ErrNotFound)
+		return state.AppState{}, fmt.Errorf("app %s/%s: %w", repo, app, state.ErrNotFound)
 	}
 	return c.app, nil
 }
 
-func (c *controller) History(ctx context.Context, repo, app string) ([]reconciler.DeployRecord, error) {
+func (c *controller) History(ctx context.Context, repo, app string) ([]state.DeployRecord, error) {
 	if _, err := c.App(ctx, repo, app); err != nil {
 		return nil, err
 	}
 	return c.history, nil
 }
 
-func (c *controller) Act(ctx context.Context, req api.ActionRequest) (reconciler.AppState, error) {
+func (c *controller) Act(ctx context.Context, req api.ActionRequest) (state.AppState, error) {
 	c.mu.Lock()
 	c.acts = append(c.acts, req)
 	c.mu.Unlock()
 	st, err := c.App(ctx, req.Repo, req.App)
 	if req.Action == "rollback" {
-		st.Status, st.PinnedRevision = reconciler.StatusPinned, req.To
+		st.Status, st.PinnedRevision = state.StatusPinned, req.To
 	}
 	return st, err
 }
@@ -61,10 +61,10 @@ func (c *controller) Ready() (bool, string) { return true, "" }
 func newServer(t *testing.T) (*controller, *httptest.Server) {
 	t.Helper()
 	ctl := &controller{
-		app: reconciler.AppState{Repo: "platform", App: "web", Kind: "ecs_service", Status: "synced",
+		app: state.AppState{Repo: "platform", App: "web", Kind: "ecs_service", Status: "synced",
 			DesiredRevision: "89abcdef01234567", AppliedRevision: "89abcdef01234567",
 			UpdatedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)},
-		history: []reconciler.DeployRecord{{ID: "d1", Revision: "89abcdef01234567", Author: "alice", PR: 42,
+		history: []state.DeployRecord{{ID: "d1", Revision: "89abcdef01234567", Author: "alice", PR: 42,
 			Outcome: "succeeded", StartedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
 			FinishedAt: time.Date(2025, 1, 2, 3, 5, 0, 0, time.UTC)}},
 	}
@@ -91,7 +91,7 @@ func TestClientAgainstServer(t *testing.T) {
 		t.Fatalf("History = %+v, %v", h, err)
 	}
 	st, err := c.Act(ctx, "platform", "web", "rollback", map[string]any{"to": "0123abc", "caller": "cli"})
-	if err != nil || st.Status != reconciler.StatusPinned || st.PinnedRevision != "0123abc" {
+	if err != nil || st.Status != state.StatusPinned || st.PinnedRevision != "0123abc" {
 		t.Fatalf("Act = %+v, %v", st, err)
 	}
 	if _, err := c.Act(ctx, "platform", "web", "reconcile", nil); err != nil {

@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/driftless/driftless/reconciler"
+	"github.com/driftless/driftless/state"
 )
 
 // now is the clock for ages in tables; tests replace it.
@@ -16,11 +16,11 @@ var now = time.Now
 
 // PrintApps writes apps as "table" (APP, KIND, DESIRED, APPLIED, STATUS,
 // UPDATED) or "json" (an indented JSON list of app objects, DESIGN §6).
-func PrintApps(w io.Writer, apps []reconciler.AppState, format string) error {
+func PrintApps(w io.Writer, apps []state.AppState, format string) error {
 	switch format {
 	case "json":
 		if apps == nil {
-			apps = []reconciler.AppState{}
+			apps = []state.AppState{}
 		}
 		return writeJSON(w, apps)
 	case "table", "":
@@ -31,7 +31,7 @@ func PrintApps(w io.Writer, apps []reconciler.AppState, format string) error {
 	fmt.Fprintln(tw, "APP\tKIND\tDESIRED\tAPPLIED\tSTATUS\tUPDATED")
 	for _, a := range apps {
 		status := dash(a.Status)
-		if a.PinnedRevision != "" && a.Status != reconciler.StatusPinned {
+		if a.PinnedRevision != "" && a.Status != state.StatusPinned {
 			status += " (pinned " + Short(a.PinnedRevision) + ")"
 		}
 		fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\n", a.Repo, a.App, dash(a.Kind),
@@ -42,11 +42,11 @@ func PrintApps(w io.Writer, apps []reconciler.AppState, format string) error {
 
 // PrintHistory writes deploy records as "table" (WHEN, REVISION, WHO,
 // OUTCOME, DURATION) or "json" (an indented JSON list).
-func PrintHistory(w io.Writer, h []reconciler.DeployRecord, format string) error {
+func PrintHistory(w io.Writer, h []state.DeployRecord, format string) error {
 	switch format {
 	case "json":
 		if h == nil {
-			h = []reconciler.DeployRecord{}
+			h = []state.DeployRecord{}
 		}
 		return writeJSON(w, h)
 	case "table", "":
@@ -65,7 +65,7 @@ func PrintHistory(w io.Writer, h []reconciler.DeployRecord, format string) error
 	return tw.Flush()
 }
 
-func who(d reconciler.DeployRecord) string {
+func who(d state.DeployRecord) string {
 	if d.Caller != "" {
 		// A manual action: who asked comes first, the commit's author after.
 		s := d.Caller
@@ -86,7 +86,7 @@ func who(d reconciler.DeployRecord) string {
 	return dash(s)
 }
 
-func outcome(d reconciler.DeployRecord) string {
+func outcome(d state.DeployRecord) string {
 	o := d.Outcome
 	if o == "" {
 		if d.FinishedAt.IsZero() {
@@ -101,7 +101,7 @@ func outcome(d reconciler.DeployRecord) string {
 	return o
 }
 
-func duration(d reconciler.DeployRecord) string {
+func duration(d state.DeployRecord) string {
 	if d.StartedAt.IsZero() || d.FinishedAt.IsZero() || d.FinishedAt.Before(d.StartedAt) {
 		return "-"
 	}

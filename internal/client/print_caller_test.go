@@ -3,18 +3,18 @@ package client
 import (
 	"testing"
 
-	"github.com/driftless/driftless/reconciler"
+	"github.com/driftless/driftless/state"
 )
 
 func TestWhoNamesTheCallerOfManualActions(t *testing.T) {
 	cases := []struct {
-		d    reconciler.DeployRecord
+		d    state.DeployRecord
 		want string
 	}{
-		{reconciler.DeployRecord{Author: "Ada", PR: 12}, "Ada (PR #12)"},
-		{reconciler.DeployRecord{Author: "Ada", Caller: "cli:ops"}, "cli:ops (commit by Ada)"},
-		{reconciler.DeployRecord{Caller: "api"}, "api"},
-		{reconciler.DeployRecord{}, "-"},
+		{state.DeployRecord{Author: "Ada", PR: 12}, "Ada (PR #12)"},
+		{state.DeployRecord{Author: "Ada", Caller: "cli:ops"}, "cli:ops (commit by Ada)"},
+		{state.DeployRecord{Caller: "api"}, "api"},
+		{state.DeployRecord{}, "-"},
 	}
 	for _, c := range cases {
 		if got := who(c.d); got != c.want {

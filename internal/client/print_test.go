@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/driftless/driftless/appliers"
-	"github.com/driftless/driftless/reconciler"
+	"github.com/driftless/driftless/state"
 )
 
 var fixedNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -21,16 +21,16 @@ func withClock(t *testing.T) {
 	t.Cleanup(func() { now = old })
 }
 
-var sampleApps = []reconciler.AppState{
-	{Repo: "platform", App: "network", Kind: "stack", Status: reconciler.StatusSynced,
+var sampleApps = []state.AppState{
+	{Repo: "platform", App: "network", Kind: "stack", Status: state.StatusSynced,
 		DesiredRevision: "0123456789abcdef0123", AppliedRevision: "0123456789abcdef0123", UpdatedAt: fixedNow.Add(-90 * time.Second)},
-	{Repo: "platform", App: "web", Kind: "ecs_service", Status: reconciler.StatusProgressing,
+	{Repo: "platform", App: "web", Kind: "ecs_service", Status: state.StatusProgressing,
 		DesiredRevision: "fedcba9876543210", AppliedRevision: "0123456789abcdef", PinnedRevision: "0123456789abcdef",
 		UpdatedAt: fixedNow.Add(-3 * time.Hour)},
-	{Repo: "apps", App: "thumbnailer", Kind: "lambda_function", Status: reconciler.StatusAwaitingApproval,
+	{Repo: "apps", App: "thumbnailer", Kind: "lambda_function", Status: state.StatusAwaitingApproval,
 		DesiredRevision: "aaaaaaa1", LastError: "boom", UpdatedAt: fixedNow.Add(-72 * time.Hour),
-		LastPlan: &reconciler.PlanRecord{Revision: "aaaaaaa1", ID: "p1", Changed: true, Changes: []appliers.Change{{Address: "fn", Action: "update"}}}},
-	{Repo: "apps", App: "new", Status: reconciler.StatusOutOfSync},
+		LastPlan: &state.PlanRecord{Revision: "aaaaaaa1", ID: "p1", Changed: true, Changes: []appliers.Change{{Address: "fn", Action: "update"}}}},
+	{Repo: "apps", App: "new", Status: state.StatusOutOfSync},
 }
 
 // table splits tabwriter output into rows of fields (no field has spaces,
@@ -77,7 +77,7 @@ func TestPrintAppsJSONRoundTrip(t *testing.T) {
 	if !strings.HasPrefix(buf.String(), "[\n  {\n    \"repo\": \"platform\"") {
 		t.Errorf("not an indented list:\n%s", buf.String()[:60])
 	}
-	var got []reconciler.AppState
+	var got []state.AppState
 	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestPrintAppsJSONRoundTrip(t *testing.T) {
 
 func TestPrintHistoryTable(t *testing.T) {
 	start := time.Date(2025, 5, 31, 10, 0, 0, 0, time.Local)
-	h := []reconciler.DeployRecord{
+	h := []state.DeployRecord{
 		{Revision: "0123456789abcdef", Author: "alice", PR: 12, Outcome: "succeeded", StartedAt: start, FinishedAt: start.Add(83*time.Second + 400*time.Millisecond)},
 		{Revision: "fedcba9876543210", Author: "bob", Outcome: "failed", Reason: "rollback", StartedAt: start.Add(time.Hour), FinishedAt: start.Add(time.Hour + 2500*time.Millisecond)},
 		{Revision: "aaaaaaaaaaaa", PR: 3, StartedAt: start.Add(2 * time.Hour)},
@@ -125,7 +125,7 @@ func TestPrintHistoryTable(t *testing.T) {
 	if err := PrintHistory(&buf, h, "json"); err != nil {
 		t.Fatal(err)
 	}
-	var back []reconciler.DeployRecord
+	var back []state.DeployRecord
 	if err := json.Unmarshal(buf.Bytes(), &back); err != nil || len(back) != 4 || back[0].PR != 12 || !back[1].FinishedAt.Equal(h[1].FinishedAt) {
 		t.Fatalf("json round trip: %v %+v", err, back)
 	}

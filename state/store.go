@@ -1,4 +1,4 @@
-package reconciler
+package state
 
 import (
 	"context"
@@ -53,7 +53,7 @@ func (m *MemStore) Get(_ context.Context, repo, app string) (AppState, error) {
 	if !ok {
 		return AppState{}, ErrNotFound
 	}
-	return cloneState(st), nil
+	return st.Clone(), nil
 }
 
 func (m *MemStore) Update(_ context.Context, repo, app string, fn func(*AppState) error) (AppState, error) {
@@ -63,11 +63,11 @@ func (m *MemStore) Update(_ context.Context, repo, app string, fn func(*AppState
 	if !ok {
 		st = AppState{Repo: repo, App: app}
 	}
-	st = cloneState(st)
+	st = st.Clone()
 	if err := fn(&st); err != nil {
 		return AppState{}, err
 	}
-	m.states[memKey(repo, app)] = cloneState(st)
+	m.states[memKey(repo, app)] = st.Clone()
 	return st, nil
 }
 
@@ -76,9 +76,9 @@ func (m *MemStore) List(context.Context) ([]AppState, error) {
 	defer m.mu.Unlock()
 	out := make([]AppState, 0, len(m.states))
 	for _, st := range m.states {
-		out = append(out, cloneState(st))
+		out = append(out, st.Clone())
 	}
-	sortStates(out)
+	Sort(out)
 	return out, nil
 }
 
@@ -117,7 +117,8 @@ func (m *MemStore) History(_ context.Context, repo, app string) ([]DeployRecord,
 	return out, nil
 }
 
-func sortStates(s []AppState) {
+// Sort orders states by repo, then app.
+func Sort(s []AppState) {
 	sort.Slice(s, func(i, j int) bool {
 		if s[i].Repo != s[j].Repo {
 			return s[i].Repo < s[j].Repo
@@ -126,8 +127,9 @@ func sortStates(s []AppState) {
 	})
 }
 
-// cloneState copies the pointer fields so that callers never share them.
-func cloneState(s AppState) AppState {
+// Clone returns a copy of s whose pointer fields are copies too, so that
+// callers never share them.
+func (s AppState) Clone() AppState {
 	if s.LastPlan != nil {
 		p := *s.LastPlan
 		s.LastPlan = &p

@@ -1,4 +1,4 @@
-package reconciler
+package state
 
 import (
 	"context"
@@ -88,7 +88,7 @@ func (s *KVStore) List(ctx context.Context) ([]AppState, error) {
 		}
 		out = append(out, st)
 	}
-	sortStates(out)
+	Sort(out)
 	return out, nil
 }
 
