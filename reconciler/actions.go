@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"time"
 
 	"github.com/driftless/driftless/notify"
 	"github.com/driftless/driftless/state"
@@ -97,7 +97,7 @@ func (c *Controller) Act(ctx context.Context, a Action) (state.AppState, error) 
 			return st, err
 		}
 	case "suspend", "resume":
-		st, err = c.opt.Store.Update(ctx, a.Repo, a.App, func(s *state.AppState) error {
+		st, err = c.recorderFor(a.Repo, a.App).update(ctx, func(s *state.AppState) error {
 			s.Suspended = a.Action == "suspend"
 			if s.Suspended {
 				s.Status = state.StatusSuspended
@@ -107,13 +107,11 @@ func (c *Controller) Act(ctx context.Context, a Action) (state.AppState, error) 
 			if a.Action == "resume" {
 				s.Forced, s.ForcedBy = state.ReasonManual, a.Caller
 			}
-			s.UpdatedAt = c.opt.Now().UTC()
 			return nil
 		})
 		if err != nil {
 			return state.AppState{}, err
 		}
-		c.setStatus(st.Repo, st.App, st.Status)
 	case "approve":
 		if err := c.checkApproval(st); err != nil {
 			return st, err
@@ -137,7 +135,7 @@ func (c *Controller) Act(ctx context.Context, a Action) (state.AppState, error) 
 		if st.PinnedRevision == "" {
 			return st, fmt.Errorf("%w: %s/%s is not pinned", state.ErrConflict, a.Repo, a.App)
 		}
-		if _, err = c.unpin(ctx, rs, a.Repo, a.App, "unpin requested by "+a.Caller); err != nil {
+		if err = c.unpin(ctx, c.recorderFor(a.Repo, a.App), "unpin requested by "+a.Caller); err != nil {
 			return st, err
 		}
 		if st, err = c.requestForce(ctx, a.Repo, a.App, state.ReasonManual, a.Caller); err != nil {
@@ -156,7 +154,7 @@ func (c *Controller) Act(ctx context.Context, a Action) (state.AppState, error) 
 
 // requestForce records an action for the replica that reconciles the repo.
 func (c *Controller) requestForce(ctx context.Context, repo, app, reason, caller string) (state.AppState, error) {
-	st, err := c.opt.Store.Update(ctx, repo, app, func(s *state.AppState) error {
+	st, err := c.recorderFor(repo, app).update(ctx, func(s *state.AppState) error {
 		s.Forced, s.ForcedBy = reason, caller
 		return nil
 	})
@@ -167,24 +165,22 @@ func (c *Controller) requestForce(ctx context.Context, repo, app, reason, caller
 }
 
 // takeForced consumes the app's forced action, if any.
-func (c *Controller) takeForced(ctx context.Context, st *state.AppState) (reason, caller string, ok bool) {
-	if st.Forced == "" {
+func (c *Controller) takeForced(ctx context.Context, rec *recorder) (reason, caller string, ok bool) {
+	if rec.st.Forced == "" {
 		return "", "", false
 	}
-	reason, caller = st.Forced, st.ForcedBy
+	reason, caller = rec.st.Forced, rec.st.ForcedBy
 	consumed := false
-	_, err := c.opt.Store.Update(ctx, st.Repo, st.App, func(s *state.AppState) error {
+	err := rec.save(ctx, func(s *state.AppState) {
 		consumed = s.Forced == reason && s.ForcedBy == caller
 		if consumed {
 			s.Forced, s.ForcedBy = "", ""
 		}
-		return nil
 	})
 	if err != nil {
-		c.log.Error("consuming a forced action", "repo", st.Repo, "app", st.App, "error", err)
+		rec.log.Error("consuming a forced action", "error", err)
 		return "", "", false
 	}
-	st.Forced, st.ForcedBy = "", ""
 	if !consumed {
 		return "", "", false // another replica (whose repo lease lapsed) took it first
 	}
@@ -235,74 +231,83 @@ func (c *Controller) checkApprovalCurrent(ctx context.Context, rs *repoState, st
 		state.ErrConflict, head.Short(), p.rev.Short(), st.Repo, st.App, head.Short())
 }
 
-// recoverInterrupted finds deploys that were in flight when this replica
-// (or a single-replica controller) stopped, records them as interrupted and
-// lets the loop plan the app again.
+// recoverInterrupted sets the status gauge from the stored state at
+// start-up. A single replica (no leases) records the deploys it finds in
+// flight as interrupted at once: nothing else can be running them. With
+// leases, the app's next run takes them over under the app lease (see
+// takeOverInterrupted).
 func (c *Controller) recoverInterrupted(ctx context.Context) {
 	states, err := c.opt.Store.List(ctx)
 	if err != nil {
 		c.log.Error("reading app state at start-up", "error", err)
 		return
 	}
-	sort.Slice(states, func(i, j int) bool { return states[i].Repo+"/"+states[i].App < states[j].Repo+"/"+states[j].App })
 	for _, st := range states {
 		c.setStatus(st.Repo, st.App, st.Status)
-		if st.InFlight == nil || (st.InFlight.Replica != "" && st.InFlight.Replica != c.opt.Instance) {
-			continue
+		if st.InFlight != nil && c.opt.Leases == nil {
+			rec := c.recorderFor(st.Repo, st.App)
+			rec.adopt(st)
+			c.recordInterrupted(ctx, rec)
 		}
-		c.recordInterrupted(ctx, st)
 	}
 }
 
 // takeOverInterrupted handles a deploy found in flight at reconcile time.
-// When its replica still holds the app's lease, the deploy is running and
-// it reports false. Otherwise the replica died mid-deploy: the deploy is
-// recorded as interrupted and the app is planned again.
-func (c *Controller) takeOverInterrupted(ctx context.Context, st *state.AppState) bool {
-	if st.InFlight.Replica == c.opt.Instance && c.opt.Leases == nil {
-		c.recordInterrupted(ctx, *st)
-	} else {
-		lease, err := c.holdApp(ctx, st.Repo, st.App)
-		if err != nil {
-			return false
-		}
-		c.recordInterrupted(ctx, *st) // under the app lease: nobody else applies it meanwhile
-		c.release(lease)
-	}
-	fresh, err := c.opt.Store.Get(ctx, st.Repo, st.App)
+// Its process's app lease still held means the deploy is running: it
+// reports false. Otherwise that process died mid-deploy: once the lease is
+// ours, and a grace period has passed in which a process cut off from NATS
+// stops by itself, the deploy is recorded as interrupted and the app is
+// planned again.
+func (c *Controller) takeOverInterrupted(ctx context.Context, rec *recorder) bool {
+	lease, err := c.holdApp(ctx, rec.repo, rec.app)
 	if err != nil {
 		return false
 	}
-	*st = fresh
+	defer c.release(lease)
+	if lease != nil && rec.st.InFlight.Holder != c.holder {
+		if !sleepCtx(ctx, c.opt.TakeoverGrace) {
+			return false
+		}
+	}
+	rec.lease = lease
+	defer func() { rec.lease = nil }()
+	if err := rec.load(ctx); err != nil {
+		return false
+	}
+	return rec.st.InFlight == nil || c.recordInterrupted(ctx, rec)
+}
+
+// recordInterrupted closes the deploy in flight in rec's state, which
+// stopped with its process: history, a failed event, and the app out of
+// sync so that it is planned again.
+func (c *Controller) recordInterrupted(ctx context.Context, rec *recorder) bool {
+	dep := *rec.st.InFlight
+	dep.FinishedAt, dep.Outcome = c.opt.Now().UTC(), "interrupted"
+	dep.Error = fmt.Sprintf("interrupted: replica %q stopped during the deploy; the app will be planned again", dep.Replica)
+	rec.log.Warn("deploy was interrupted", "deploy_id", dep.ID, "interrupted_revision", dep.Revision, "replica", dep.Replica, "holder", dep.Holder)
+	if err := rec.save(ctx, func(s *state.AppState) {
+		s.InFlight, s.LastDeploy, s.Status, s.LastError = nil, &dep, state.StatusOutOfSync, dep.Error
+	}); err != nil {
+		return false
+	}
+	rec.history(ctx, dep)
+	rec.emit(ctx, deployCategory(dep.Reason), notify.ActFailed, notify.Data{Repo: rec.repo, App: rec.app, Kind: rec.st.Kind,
+		Revision: dep.Revision, PreviousRevision: rec.st.AppliedRevision, Author: dep.Author, PR: dep.PR,
+		DeployID: dep.ID, Error: dep.Error, Reason: dep.Reason})
 	return true
 }
 
-// recordInterrupted closes a deploy that stopped with its replica.
-func (c *Controller) recordInterrupted(ctx context.Context, st state.AppState) {
-	dep := *st.InFlight
-	dep.FinishedAt, dep.Outcome = c.opt.Now().UTC(), "interrupted"
-	dep.Error = fmt.Sprintf("interrupted: replica %q stopped during the deploy; the app will be planned again (a Terraform state lock left behind is reported by the next plan, never force-unlocked)", dep.Replica)
-	c.log.Warn("deploy was interrupted", "repo", st.Repo, "app", st.App, "deploy_id", dep.ID, "revision", dep.Revision, "replica", dep.Replica)
-	still := false
-	saved, err := c.opt.Store.Update(ctx, st.Repo, st.App, func(s *state.AppState) error {
-		// Recorded already, or another deploy started since st was read.
-		still = s.InFlight != nil && s.InFlight.ID == dep.ID
-		if still {
-			s.InFlight, s.LastDeploy, s.Status, s.LastError = nil, &dep, state.StatusOutOfSync, dep.Error
-			s.UpdatedAt = c.opt.Now().UTC()
-		}
-		return nil
-	})
-	if err != nil {
-		c.log.Error("recording an interrupted deploy", "repo", st.Repo, "app", st.App, "deploy_id", dep.ID, "error", err)
-		return
+// sleepCtx waits d; it reports false when ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
 	}
-	if !still {
-		return
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
-	c.setStatus(saved.Repo, saved.App, saved.Status)
-	c.history(ctx, st.Repo, st.App, dep)
-	c.opt.Events.Emit(ctx, deployCategory(dep.Reason), notify.ActFailed, notify.Data{Repo: st.Repo, App: st.App, Kind: st.Kind,
-		Revision: dep.Revision, PreviousRevision: st.AppliedRevision, Author: dep.Author, PR: dep.PR,
-		DeployID: dep.ID, Error: dep.Error, Reason: dep.Reason})
 }

@@ -95,7 +95,7 @@ func BenchmarkHundredStacks(b *testing.B) {
 	}
 	tf := &timedApplier{Applier: tfa}
 	m := metrics.New(prometheus.NewRegistry())
-	ev := &recorder{}
+	ev := &eventLog{}
 	ctrl, err := New(Options{Instance: "bench", Loader: manifest.New(tf), Store: state.NewMemStore(), Events: ev,
 		Metrics: m, MaxParallel: 4}, []Repo{{Name: "bench", URL: g.URL(), Path: "deploy", Source: src}})
 	if err != nil {
@@ -193,7 +193,7 @@ func (a *timedApplier) add(t0 time.Time) {
 	a.total += time.Since(t0)
 }
 
-func countEvents(r *recorder, typ string) int {
+func countEvents(r *eventLog, typ string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0

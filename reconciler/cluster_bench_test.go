@@ -393,7 +393,7 @@ func TestBenchReplicaProcess(t *testing.T) {
 		// A long interval: the benchmark's triggers start each reconcile.
 		repos = append(repos, Repo{Name: r.Name, URL: r.URL, Path: "deploy", Interval: time.Minute, Source: src})
 	}
-	c, err := New(Options{Instance: cfg.Name, Loader: manifest.New(&benchStack{fakeStack: newFakeStack(), cost: cfg.ApplyCost}),
+	c, err := New(Options{Instance: cfg.Name, Holder: cfg.Name, Loader: manifest.New(&benchStack{fakeStack: newFakeStack(), cost: cfg.ApplyCost}),
 		Store: store, Events: pub, MaxParallel: 4, Log: log, Leases: leases, LeaseTTL: 6 * time.Second,
 		Broadcast: func(repo string) { _ = nc.Publish(clusterTrigger+repo, nil) }, Connected: nc.IsConnected}, repos)
 	if err != nil {

@@ -326,7 +326,7 @@ func (e *clusterEnv) start(name, url string, interval time.Duration) *replica {
 		e.t.Fatal(err)
 	}
 	pub := notify.NewPublisher(js, name, log, nil, notify.WithOutbox(e.t.TempDir(), 0))
-	c, err := New(Options{Instance: name, Loader: manifest.New(&cloudApplier{c: e.cloud, replica: name}),
+	c, err := New(Options{Instance: name, Holder: name, TakeoverGrace: time.Millisecond, Loader: manifest.New(&cloudApplier{c: e.cloud, replica: name}),
 		Store: store, Events: pub, MaxParallel: 2, Log: log, Leases: leases, LeaseTTL: clusterTTL,
 		Broadcast: func(repo string) { _ = nc.Publish(clusterTrigger+repo, nil) }, Connected: nc.IsConnected},
 		e.repos(interval))

@@ -2,10 +2,13 @@ package reconciler
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,6 +66,15 @@ type Options struct {
 	Leases Leases
 	// LeaseTTL is how long a lease outlives its holder (default 15s).
 	LeaseTTL time.Duration
+	// Holder identifies this process as a lease holder and in deploy
+	// records. It must be unique per process; default: Instance, the
+	// process id and a random suffix.
+	Holder string
+	// TakeoverGrace is how long a replica that took over the app lease of
+	// a deploy interrupted on another process waits before planning it
+	// again (default 2s): time for a process cut off from NATS, which stops
+	// its work when its lease renewals fail, to finish stopping.
+	TakeoverGrace time.Duration
 	// Broadcast tells the other replicas that repo has work (an API
 	// action): the lease holder's loop runs at once. nil: single replica.
 	Broadcast func(repo string)
@@ -80,10 +92,11 @@ type Options struct {
 
 // Controller reconciles every configured repository.
 type Controller struct {
-	opt   Options
-	log   *slog.Logger
-	repos map[string]*repoState
-	names []string
+	opt    Options
+	log    *slog.Logger
+	holder string // opt.Holder: unique per process
+	repos  map[string]*repoState
+	names  []string
 
 	mu       sync.Mutex
 	outputs  map[string]map[string]appliers.Output // repo/app → outputs of its last apply
@@ -122,7 +135,13 @@ func New(opt Options, repos []Repo) (*Controller, error) {
 	if opt.Connected == nil {
 		opt.Connected = func() bool { return true }
 	}
-	c := &Controller{opt: opt, log: opt.Log, repos: map[string]*repoState{},
+	if opt.Holder == "" {
+		opt.Holder = NewHolder(opt.Instance)
+	}
+	if opt.TakeoverGrace == 0 {
+		opt.TakeoverGrace = 2 * time.Second
+	}
+	c := &Controller{opt: opt, log: opt.Log, holder: opt.Holder, repos: map[string]*repoState{},
 		outputs: map[string]map[string]appliers.Output{}, status: map[string]string{}, pending: map[string]*pendingPlan{}}
 	for _, r := range repos {
 		if _, dup := c.repos[r.Name]; dup {
@@ -132,10 +151,19 @@ func New(opt Options, repos []Repo) (*Controller, error) {
 			r.Interval = time.Minute
 		}
 		c.repos[r.Name] = &repoState{cfg: r, trigger: make(chan struct{}, 1),
-			scanned: map[string]time.Time{}, started: opt.Now()}
+			scanned: map[string]time.Time{}, started: opt.Now(), driftKick: make(chan struct{}, 1)}
 		c.names = append(c.names, r.Name)
 	}
 	return c, nil
+}
+
+// NewHolder returns a lease holder id unique to this process: instance,
+// the process id and a random suffix, so that two processes configured
+// with one instance name never take each other's leases or deploys.
+func NewHolder(instance string) string {
+	b := make([]byte, 4)
+	_, _ = crand.Read(b)
+	return fmt.Sprintf("%s/%d-%s", instance, os.Getpid(), hex.EncodeToString(b))
 }
 
 // Run recovers deploys interrupted by a previous crash, then runs one loop
@@ -144,19 +172,23 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.recoverInterrupted(ctx)
 	if c.opt.Leases != nil {
 		// Presence: the replicas share the repos among those holding one.
-		h, err := c.hold(ctx, replicaLeaseKey(c.opt.Instance))
+		h, err := c.hold(ctx, replicaLeaseKey(c.holder))
 		if err != nil {
-			c.log.Warn("registering this replica", "instance", c.opt.Instance, "error", err)
+			c.log.Warn("registering this replica", "holder", c.holder, "error", err)
 		}
 		defer c.release(h)
 	}
 	var wg sync.WaitGroup
 	for _, name := range c.names {
 		rs := c.repos[name]
-		wg.Add(1)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			c.loop(ctx, rs)
+		}()
+		go func() {
+			defer wg.Done()
+			c.driftLoop(ctx, rs)
 		}()
 	}
 	wg.Wait()
@@ -184,8 +216,17 @@ func (c *Controller) SyncOnce(ctx context.Context, repo string) error {
 		return fmt.Errorf("%w: repo %q", state.ErrNotFound, repo)
 	}
 	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	return c.sync(ctx, rs)
+	err := c.sync(ctx, rs)
+	rs.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	// Synchronously, the drift checks that are due (the daemon runs them
+	// in the repo's drift lane).
+	rs.dmu.Lock()
+	defer rs.dmu.Unlock()
+	c.scanDrift(ctx, rs, false)
+	return nil
 }
 
 // Ready reports whether the store is reachable and every repo was polled once.
@@ -207,11 +248,14 @@ func (c *Controller) loop(ctx context.Context, rs *repoState) {
 	for {
 		var err error
 		if c.ownRepo(ctx, rs) {
+			rs.owned.Store(true)
 			rs.mu.Lock()
 			err = c.sync(ctx, rs)
 			rs.mu.Unlock()
+			rs.kickDrift()
 			c.shed(ctx, rs)
 		}
+		rs.owned.Store(rs.lease != nil || c.opt.Leases == nil)
 		if ctx.Err() != nil {
 			return
 		}

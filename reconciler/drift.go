@@ -2,12 +2,15 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/driftless/driftless/appliers"
 	"github.com/driftless/driftless/drift"
 	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/notify"
+	"github.com/driftless/driftless/sources"
 	"github.com/driftless/driftless/state"
 )
 
@@ -18,25 +21,66 @@ func (c *Controller) ScanDrift(ctx context.Context, repo string) error {
 	if !ok {
 		return fmt.Errorf("%w: repo %q", state.ErrNotFound, repo)
 	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if rs.desired == nil {
+	if _, d := rs.current(); d == nil {
 		return fmt.Errorf("%w: repo %q has no valid revision yet", state.ErrConflict, repo)
 	}
+	rs.dmu.Lock()
+	defer rs.dmu.Unlock()
 	c.scanDrift(ctx, rs, true)
 	return nil
 }
 
-// scanDrift runs the drift checks that are due. It runs in the repo's loop
-// after the apps were reconciled, so it never overlaps a deploy of the
-// same repo. Only apps whose live state should equal the current desired
-// state are checked: synced or drifted, applied at the current revision.
-func (c *Controller) scanDrift(ctx context.Context, rs *repoState, all bool) {
-	if c.opt.Drift == nil || rs.desired == nil {
+// driftLoop is the repo's drift lane: it runs the scans that are due,
+// beside the repo loop, so that a scan never delays a poll, a webhook or a
+// deploy (scans plan without taking the state lock). It scans only while
+// this replica reconciles the repo, and stops at once with ctx.
+func (c *Controller) driftLoop(ctx context.Context, rs *repoState) {
+	if c.opt.Drift == nil {
 		return
 	}
-	for _, name := range rs.desired.Order {
-		app := rs.desired.Apps[name]
+	for {
+		wait := time.Minute
+		if rs.owned.Load() {
+			rs.dmu.Lock()
+			next := c.scanDrift(ctx, rs, false)
+			rs.dmu.Unlock()
+			if !next.IsZero() {
+				wait = min(wait, max(next.Sub(c.opt.Now()), time.Second))
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-rs.driftKick:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// kickDrift wakes the repo's drift lane (a new revision, a lease taken).
+func (rs *repoState) kickDrift() {
+	select {
+	case rs.driftKick <- struct{}{}:
+	default:
+	}
+}
+
+// scanDrift runs the drift checks that are due (all of them when all is
+// set) and returns when the next one is due. The caller holds rs.dmu. Only
+// apps whose live state should equal the current desired state are
+// checked: synced or drifted, applied at the current revision, no deploy
+// in flight.
+func (c *Controller) scanDrift(ctx context.Context, rs *repoState, all bool) time.Time {
+	rev, d := rs.current()
+	if c.opt.Drift == nil || d == nil {
+		return time.Time{}
+	}
+	var next time.Time
+	for _, name := range d.Order {
+		app := d.Apps[name]
 		interval := rs.cfg.DriftInterval
 		if app.DriftInterval > 0 {
 			interval = app.DriftInterval
@@ -49,28 +93,35 @@ func (c *Controller) scanDrift(ctx context.Context, rs *repoState, all bool) {
 			last = rs.started
 		}
 		if !all && c.opt.Now().Sub(last) < interval {
+			if due := last.Add(interval); next.IsZero() || due.Before(next) {
+				next = due
+			}
 			continue
 		}
 		if ctx.Err() != nil {
-			return
+			return time.Time{}
 		}
-		c.scanApp(ctx, rs, app)
+		c.scanApp(ctx, rs, rev, d, app)
+		if due := c.opt.Now().Add(interval); interval > 0 && (next.IsZero() || due.Before(next)) {
+			next = due
+		}
 	}
+	return next
 }
 
-func (c *Controller) scanApp(ctx context.Context, rs *repoState, app *manifest.App) {
-	repo, rev := rs.cfg.Name, rs.rev
+func (c *Controller) scanApp(ctx context.Context, rs *repoState, rev *sources.Revision, d *manifest.Desired, app *manifest.App) {
+	repo := rs.cfg.Name
 	det, ok := c.opt.Loader.Applier(app.Kind).(appliers.DriftDetector)
 	if !ok {
 		return
 	}
 	st, err := c.opt.Store.Get(ctx, repo, app.Name)
-	if err != nil || st.Suspended || st.AppliedRevision != rev.SHA || (st.Status != state.StatusSynced && st.Status != state.StatusDrifted) {
+	if err != nil || !driftScannable(st, rev.SHA) {
 		return
 	}
 	rs.scanned[app.Name] = c.opt.Now()
 	log := c.log.With("repo", repo, "app", app.Name, "revision", rev.SHA)
-	spec, err := c.decode(ctx, rs, rs.desired, rev, app)
+	spec, err := c.decode(ctx, rs, d, rev, app)
 	if err != nil {
 		log.Warn("drift scan: cannot decode the app", "error", c.opt.Scrub(err.Error()))
 		return
@@ -103,7 +154,11 @@ func (c *Controller) scanApp(ctx context.Context, rs *repoState, app *manifest.A
 		return
 	}
 	now := c.opt.Now().UTC()
-	c.save(ctx, st, func(s *state.AppState) {
+	rec := c.recorderFor(repo, app.Name)
+	_, err = rec.update(ctx, func(s *state.AppState) error {
+		if !driftScannable(*s, rev.SHA) {
+			return errDeployedMeanwhile // the scan saw a state a deploy has replaced
+		}
 		s.DriftScannedAt = now
 		if report.Drifted() {
 			s.Drift = &state.DriftInfo{Fingerprint: dst.Fingerprint, Items: dst.Items, FirstSeen: dst.FirstSeen}
@@ -116,32 +171,52 @@ func (c *Controller) scanApp(ctx context.Context, rs *repoState, app *manifest.A
 				s.Status = state.StatusSynced
 			}
 		}
+		return nil
 	})
+	if errors.Is(err, errDeployedMeanwhile) {
+		log.Info("drift scan result dropped: the app was deployed while it ran")
+		return
+	}
+	if err != nil {
+		log.Error("recording drift", "error", err)
+		return
+	}
 	c.updateDriftGauge()
 	if !tr.Announce() {
 		return
 	}
-	d := c.appData(rs, rev, app, st, "", "")
-	d.PreviousRevision = ""
-	d.Drift = toEventItems(dst.Items)
+	ev := c.revData(rs, rev, "")
+	ev.App, ev.Kind = app.Name, app.Kind
+	ev.Drift = toEventItems(dst.Items)
 	first := dst.FirstSeen
-	d.FirstSeen = &first
-	d.Extra = map[string]string{"fingerprint": dst.Fingerprint, "transition": string(tr)}
+	ev.FirstSeen = &first
+	ev.Extra = map[string]string{"fingerprint": dst.Fingerprint, "transition": string(tr)}
 	action := notify.ActDetected
 	if tr == drift.Resolved {
 		action = notify.ActResolved
 		log.Info("drift resolved", "fingerprint", dst.Fingerprint)
 	} else {
-		d.Summary = driftSummary(dst.Items)
-		log.Warn("drift detected", "transition", string(tr), "fingerprint", dst.Fingerprint, "summary", d.Summary)
+		ev.Summary = driftSummary(dst.Items)
+		log.Warn("drift detected", "transition", string(tr), "fingerprint", dst.Fingerprint, "summary", ev.Summary)
 	}
-	c.opt.Events.Emit(ctx, notify.CatDrift, action, d)
+	rec.emit(ctx, notify.CatDrift, action, ev)
 	if tr != drift.Resolved && app.SelfHeal {
 		log.Info("self-heal: re-applying the desired state")
 		if _, err := c.requestForce(ctx, repo, app.Name, state.ReasonDrift, "self-heal"); err == nil {
 			c.Trigger(repo)
 		}
 	}
+}
+
+// errDeployedMeanwhile drops a drift scan's result: a deploy started or
+// finished while the scan ran.
+var errDeployedMeanwhile = errors.New("the app was deployed during the drift scan")
+
+// driftScannable reports whether st's live state should equal the desired
+// state at rev: applied there, synced or drifted, nothing in flight.
+func driftScannable(st state.AppState, rev string) bool {
+	return !st.Suspended && st.InFlight == nil && st.AppliedRevision == rev &&
+		(st.Status == state.StatusSynced || st.Status == state.StatusDrifted)
 }
 
 func (c *Controller) updateDriftGauge() {

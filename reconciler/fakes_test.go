@@ -226,13 +226,13 @@ func (f *fakeStack) counts() (map[string]int, map[string]int) {
 	return p, a
 }
 
-// recorder is an Emitter that keeps events in memory.
-type recorder struct {
+// eventLog is an Emitter that keeps events in memory.
+type eventLog struct {
 	mu     sync.Mutex
 	events []notify.Event
 }
 
-func (r *recorder) Emit(_ context.Context, category, action string, d notify.Data) notify.Event {
+func (r *eventLog) Emit(_ context.Context, category, action string, d notify.Data) notify.Event {
 	ev := notify.New("test", category, action, d)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -241,7 +241,7 @@ func (r *recorder) Emit(_ context.Context, category, action string, d notify.Dat
 }
 
 // types lists "category.action[ app]" of events since index from.
-func (r *recorder) types(from int) []string {
+func (r *eventLog) types(from int) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []string
@@ -255,13 +255,13 @@ func (r *recorder) types(from int) []string {
 	return out
 }
 
-func (r *recorder) len() int {
+func (r *eventLog) len() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.events)
 }
 
-func (r *recorder) find(typ, app string) *notify.Event {
+func (r *eventLog) find(typ, app string) *notify.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := len(r.events) - 1; i >= 0; i-- {
@@ -279,13 +279,13 @@ type harness struct {
 	stack *fakeStack
 	store *state.MemStore
 	drift *drift.MemStore
-	ev    *recorder
+	ev    *eventLog
 	now   time.Time
 	c     *Controller
 }
 
 func newHarness(t *testing.T) *harness {
-	h := &harness{t: t, src: newFakeSource(), stack: newFakeStack(), store: state.NewMemStore(), drift: drift.NewMemStore(), ev: &recorder{}, now: time.Unix(1_700_000_000, 0)}
+	h := &harness{t: t, src: newFakeSource(), stack: newFakeStack(), store: state.NewMemStore(), drift: drift.NewMemStore(), ev: &eventLog{}, now: time.Unix(1_700_000_000, 0)}
 	h.c = h.controller()
 	return h
 }

@@ -37,7 +37,9 @@ func OpenLeases(ctx context.Context, js jetstream.JetStream, replicas int) (*kv.
 }
 
 // heldLease is a lease kept alive by a renewer until released; lost is
-// closed when a renewal found it taken or expired.
+// closed when a renewal found it taken or expired, or when renewals kept
+// failing for half the TTL (the holder must stop its work then: the lease
+// may expire, and another replica take over, before it is renewed).
 type heldLease struct {
 	l      *kv.Lease
 	cancel context.CancelFunc
@@ -55,6 +57,30 @@ func (h *heldLease) isLost() bool {
 	}
 }
 
+// valid reports whether the holder may still act under the lease. A nil
+// lease (single replica, no leases) is always valid.
+func (h *heldLease) valid() bool { return h == nil || !h.isLost() }
+
+func (h *heldLease) markLost() { h.once.Do(func() { close(h.lost) }) }
+
+// bind returns a context that ends when ctx does or when the lease stops
+// being valid: work under the lease stops at its next safe point
+// (Terraform gets SIGINT and finishes its current operation).
+func (h *heldLease) bind(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	if h == nil {
+		return ctx, cancel
+	}
+	go func() {
+		select {
+		case <-h.lost:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
 func (c *Controller) leaseTTL() time.Duration {
 	if c.opt.LeaseTTL > 0 {
 		return c.opt.LeaseTTL
@@ -62,11 +88,14 @@ func (c *Controller) leaseTTL() time.Duration {
 	return DefaultLeaseTTL
 }
 
-// hold acquires key and renews it every third of the TTL until release. It
-// returns an error wrapping kv.ErrHeld when another replica holds it.
+// hold acquires key and renews it every third of the TTL until release. A
+// renewal that fails for a passing reason (NATS unreachable, a timeout) is
+// retried every second; when none succeeded for half the TTL the lease is
+// treated as lost. It returns an error wrapping kv.ErrHeld when another
+// process holds it.
 func (c *Controller) hold(ctx context.Context, key string) (*heldLease, error) {
 	ttl := c.leaseTTL()
-	l, err := c.opt.Leases.Acquire(ctx, key, c.opt.Instance, ttl)
+	l, err := c.opt.Leases.Acquire(ctx, key, c.holder, ttl)
 	if err != nil {
 		return nil, err
 	}
@@ -74,23 +103,37 @@ func (c *Controller) hold(ctx context.Context, key string) (*heldLease, error) {
 	h := &heldLease{l: l, cancel: cancel, done: make(chan struct{}), lost: make(chan struct{})}
 	go func() {
 		defer close(h.done)
-		t := time.NewTicker(ttl / 3)
-		defer t.Stop()
+		renewed := time.Now()
+		wait := ttl / 3
 		for {
+			t := time.NewTimer(wait)
 			select {
 			case <-rctx.Done():
+				t.Stop()
 				return
 			case <-t.C:
 			}
-			err := c.opt.Leases.Renew(rctx, l, ttl)
-			if errors.Is(err, kv.ErrLost) {
-				c.log.Warn("lease lost", "lease", key, "instance", c.opt.Instance)
-				h.once.Do(func() { close(h.lost) })
+			octx, ocancel := context.WithTimeout(rctx, max(ttl/6, time.Second))
+			err := c.opt.Leases.Renew(octx, l, ttl)
+			ocancel()
+			switch {
+			case err == nil:
+				renewed, wait = time.Now(), ttl/3
+				continue
+			case errors.Is(err, kv.ErrLost):
+				c.log.Warn("lease lost", "lease", key, "holder", c.holder)
+				h.markLost()
+				return
+			case rctx.Err() != nil:
 				return
 			}
-			if err != nil && rctx.Err() == nil {
-				c.log.Warn("renewing a lease", "lease", key, "error", err)
+			if time.Since(renewed) >= ttl/2 {
+				c.log.Warn("lease not renewed for half its TTL: stopping the work it covers", "lease", key, "holder", c.holder, "error", err)
+				h.markLost()
+				return
 			}
+			c.log.Warn("renewing a lease", "lease", key, "error", err)
+			wait = min(time.Second, ttl/6)
 		}
 	}()
 	return h, nil

@@ -13,25 +13,43 @@ import (
 	"github.com/driftless/driftless/sources"
 )
 
+// snapshot is a repository's newest valid revision and its desired state.
+type snapshot struct {
+	rev     *sources.Revision
+	desired *manifest.Desired
+}
+
 // repoState is the in-memory state of one repository's loop.
 type repoState struct {
+	cur atomic.Pointer[snapshot] // read by API actions and drift scans without mu
+
 	cfg     Repo
 	trigger chan struct{}
 	polled  atomic.Bool
 
 	mu         sync.Mutex // held while the loop syncs; guards the fields below
-	rev        *sources.Revision
-	desired    *manifest.Desired
-	invalidSHA string // newest revision rejected (reported once)
-	failing    bool   // the source is failing (reported once)
+	invalidSHA string     // newest revision rejected (reported once)
+	failing    bool       // the source is failing (reported once)
 
-	fmu      sync.Mutex
-	retryAt  map[string]time.Time
-	scanned  map[string]time.Time         // app → last drift scan (guarded by mu)
-	loaded   map[string]*manifest.Desired // older revisions' desired state (guarded by fmu)
-	lease    *heldLease                   // the repo lease, when this replica holds it (loop goroutine only)
-	follower bool                         // another replica holds the repo lease (logged once)
-	started  time.Time                    // first drift scans are one interval after start
+	fmu       sync.Mutex
+	retryAt   map[string]time.Time
+	dmu       sync.Mutex           // held while the drift lane scans; guards scanned
+	scanned   map[string]time.Time // app → last drift scan
+	driftKick chan struct{}
+	owned     atomic.Bool                  // this replica reconciles the repo (drift lane runs)
+	loaded    map[string]*manifest.Desired // older revisions' desired state (guarded by fmu)
+	lease     *heldLease                   // the repo lease, when this replica holds it (loop goroutine only)
+	follower  bool                         // another replica holds the repo lease (logged once)
+	started   time.Time                    // first drift scans are one interval after start
+}
+
+// current returns the newest valid revision and its desired state (nil,
+// nil before the first).
+func (rs *repoState) current() (*sources.Revision, *manifest.Desired) {
+	if s := rs.cur.Load(); s != nil {
+		return s.rev, s.desired
+	}
+	return nil, nil
 }
 
 func (rs *repoState) setRetry(app string, at time.Time) {
@@ -99,16 +117,15 @@ func (c *Controller) sync(ctx context.Context, rs *repoState) error {
 		log.Info("the repository is reachable again", "revision", rev.SHA)
 		c.opt.Events.Emit(ctx, notify.CatSource, notify.ActUpdated, c.revData(rs, rev, "recovered"))
 	}
-	if rs.rev == nil || rev.SHA != rs.rev.SHA {
+	if cur, _ := rs.current(); cur == nil || rev.SHA != cur.SHA {
 		if rev.SHA != rs.invalidSHA {
 			c.load(ctx, rs, rev)
 		}
 	}
-	if rs.desired == nil {
+	if _, d := rs.current(); d == nil {
 		return nil
 	}
 	c.reconcileApps(ctx, rs)
-	c.scanDrift(ctx, rs, false)
 	return nil
 }
 
@@ -132,18 +149,19 @@ func (c *Controller) load(ctx context.Context, rs *repoState, rev *sources.Revis
 		}
 		return
 	}
-	rs.desired, rs.rev, rs.invalidSHA = d, rev, ""
+	rs.cur.Store(&snapshot{rev: rev, desired: d})
+	rs.invalidSHA = ""
 	log.Info("new revision", "apps", len(d.Apps), "author", rev.Author, "pr", rev.PR)
 	data := c.revData(rs, rev, "")
 	data.Key = rs.cfg.Name + "@" + rev.SHA // announced once per revision, restarts included
 	c.opt.Events.Emit(ctx, notify.CatSource, notify.ActUpdated, data)
-	c.forgetRemoved(ctx, rs)
+	c.forgetRemoved(ctx, rs, d)
 }
 
 // forgetRemoved drops the state of apps no longer declared. Their
 // resources are left in place: removing a block stops managing an app, it
 // never destroys anything.
-func (c *Controller) forgetRemoved(ctx context.Context, rs *repoState) {
+func (c *Controller) forgetRemoved(ctx context.Context, rs *repoState, d *manifest.Desired) {
 	states, err := c.opt.Store.List(ctx)
 	if err != nil {
 		c.log.Warn("listing app state", "repo", rs.cfg.Name, "error", err)
@@ -153,14 +171,13 @@ func (c *Controller) forgetRemoved(ctx context.Context, rs *repoState) {
 		if st.Repo != rs.cfg.Name {
 			continue
 		}
-		if _, ok := rs.desired.Apps[st.App]; ok {
+		if _, ok := d.Apps[st.App]; ok {
 			continue
 		}
 		c.log.Warn("app removed from the manifests; its resources are left in place and no longer managed", "repo", st.Repo, "app", st.App)
-		if err := c.opt.Store.Delete(ctx, st.Repo, st.App); err != nil {
+		if err := c.recorderFor(st.Repo, st.App).forget(ctx); err != nil {
 			c.log.Warn("forgetting app state", "repo", st.Repo, "app", st.App, "error", err)
 		}
-		c.setStatus(st.Repo, st.App, "")
 	}
 }
 

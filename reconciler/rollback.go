@@ -7,18 +7,9 @@ import (
 	"time"
 
 	"github.com/driftless/driftless/manifest"
-	"github.com/driftless/driftless/notify"
 	"github.com/driftless/driftless/sources"
 	"github.com/driftless/driftless/state"
 )
-
-// deployCategory is the event category of a deploy for reason.
-func deployCategory(reason string) string {
-	if state.IsRollback(reason) {
-		return notify.CatRollback
-	}
-	return notify.CatDeploy
-}
 
 // rollback pins an app to an earlier revision (or pushes a revert commit)
 // after checking that the app is declared, and valid, at that revision.
@@ -61,19 +52,18 @@ func (c *Controller) rollback(ctx context.Context, rs *repoState, st state.AppSt
 		return c.requestForce(ctx, a.Repo, a.App, state.ReasonRevert, caller)
 	}
 	head := st.DesiredRevision
-	if rs.rev != nil {
-		head = rs.rev.SHA
+	if cur, _ := rs.current(); cur != nil {
+		head = cur.SHA
 	}
-	st, err = c.opt.Store.Update(ctx, a.Repo, a.App, func(s *state.AppState) error {
+	st, err = c.recorderFor(a.Repo, a.App).update(ctx, func(s *state.AppState) error {
 		s.PinnedRevision, s.PinnedFrom, s.PinnedBy, s.PinnedAt = rev.SHA, head, caller, c.opt.Now().UTC()
-		s.Status, s.UpdatedAt = state.StatusPinned, c.opt.Now().UTC()
+		s.Status = state.StatusPinned
 		s.Forced, s.ForcedBy = state.ReasonRollback, caller
 		return nil
 	})
 	if err != nil {
 		return st, err
 	}
-	c.setStatus(st.Repo, st.App, st.Status)
 	c.log.Info("pinned", "repo", a.Repo, "app", a.App, "revision", rev.SHA, "quarantined_head", head, "caller", caller)
 	return st, nil
 }
@@ -102,21 +92,21 @@ func (c *Controller) previousRevision(ctx context.Context, st state.AppState) (s
 }
 
 // unpin makes the app follow the branch again.
-func (c *Controller) unpin(ctx context.Context, rs *repoState, repo, app, why string) (state.AppState, error) {
-	st, err := c.opt.Store.Update(ctx, repo, app, func(s *state.AppState) error {
+func (c *Controller) unpin(ctx context.Context, rec *recorder, why string) error {
+	_, err := rec.update(ctx, func(s *state.AppState) error {
 		s.PinnedRevision, s.PinnedFrom, s.PinnedBy, s.PinnedAt = "", "", "", time.Time{}
 		if s.Status == state.StatusPinned {
 			s.Status = state.StatusOutOfSync
 		}
-		s.UpdatedAt = c.opt.Now().UTC()
 		return nil
 	})
 	if err != nil {
-		return st, err
+		rec.log.Error("unpinning", "error", err)
+		return err
 	}
-	c.setStatus(st.Repo, st.App, st.Status)
-	c.log.Info("unpinned: following the branch again", "repo", repo, "app", app, "why", why)
-	return st, nil
+	rec.adopt(rec.st)
+	rec.log.Info("unpinned: following the branch again", "why", why)
+	return nil
 }
 
 // pinReleased reports whether a commit newer than the quarantined head has
@@ -129,69 +119,10 @@ func (c *Controller) pinReleased(ctx context.Context, rs *repoState, st state.Ap
 	return err == nil && ok
 }
 
-// reconcilePinned keeps a pinned app at its pinned revision's desired state.
-func (c *Controller) reconcilePinned(ctx context.Context, rs *repoState, app *manifest.App, st state.AppState, forced bool) outcome {
-	repo := rs.cfg.Name
-	// What is planned and applied here is the pinned revision, not the
-	// branch head the caller's logger names.
-	log := c.log.With("repo", repo, "app", app.Name, "revision", st.PinnedRevision, "branch_head", rs.rev.SHA)
-	prev, err := rs.cfg.Source.Revision(ctx, st.PinnedRevision)
-	var d *manifest.Desired
-	if err == nil {
-		d, err = c.loadAt(rs, prev)
-	}
-	if err != nil {
-		log.Error("cannot read the pinned revision", "pinned", st.PinnedRevision, "error", err)
-		c.save(ctx, st, func(s *state.AppState) {
-			s.Status, s.LastError = state.StatusFailed, "pinned revision: "+c.opt.Scrub(err.Error())
-		})
-		return outcomeBlocked
-	}
-	papp, ok := d.Apps[app.Name]
-	if !ok {
-		c.save(ctx, st, func(s *state.AppState) {
-			s.Status, s.LastError = state.StatusFailed, fmt.Sprintf("%s is not declared at the pinned revision %s", app.Name, prev.Short())
-		})
-		return outcomeBlocked
-	}
-	spec, derr := c.decode(ctx, rs, d, prev, papp)
-	hash := ""
-	if derr == nil {
-		hash = specHash(app.Kind, spec)
-	}
-	head := rs.rev.SHA
-	if !forced && derr == nil && st.AppliedRevision == prev.SHA && hash == st.SpecHash && st.Status != state.StatusFailed {
-		if st.Status != state.StatusPinned || st.DesiredRevision != head {
-			c.save(ctx, st, func(s *state.AppState) { s.Status, s.DesiredRevision = state.StatusPinned, head })
-		}
-		return outcomeReady
-	}
-	if !forced && st.Status == state.StatusFailed && st.FailedRevision == prev.SHA && st.FailedSpecHash == hash &&
-		(st.RetryAt.IsZero() || c.opt.Now().Before(st.RetryAt)) {
-		return outcomeBlocked
-	}
-	if derr != nil {
-		c.fail(ctx, rs, prev, papp, st, hash, "", derr, time.Time{}, state.ReasonRollback)
-		return outcomeBlocked
-	}
-	res := c.deploy(ctx, rs, prev, papp, st, spec, hash, state.ReasonRollback, log)
-	// The branch head stays the desired revision; the app shows as pinned.
-	final, err := c.opt.Store.Get(ctx, repo, app.Name)
-	if err == nil {
-		c.save(ctx, final, func(s *state.AppState) {
-			s.DesiredRevision = head
-			if s.Status == state.StatusSynced {
-				s.Status = state.StatusPinned
-			}
-		})
-	}
-	return res
-}
-
 // loadAt loads (and caches) the desired state of an older revision.
 func (c *Controller) loadAt(rs *repoState, rev *sources.Revision) (*manifest.Desired, error) {
-	if rs.rev != nil && rs.rev.SHA == rev.SHA && rs.desired != nil {
-		return rs.desired, nil
+	if cur, d := rs.current(); cur != nil && cur.SHA == rev.SHA {
+		return d, nil
 	}
 	rs.fmu.Lock()
 	d, ok := rs.loaded[rev.SHA]

@@ -42,18 +42,39 @@ func OpenKVStore(ctx context.Context, js jetstream.JetStream, replicas int) (*KV
 
 func (s *KVStore) Get(ctx context.Context, repo, app string) (AppState, error) {
 	var st AppState
-	if _, err := s.state.Get(ctx, kv.Key(repo, app), &st); err != nil {
+	rev, err := s.state.Get(ctx, kv.Key(repo, app), &st)
+	if err != nil {
 		if errors.Is(err, kv.ErrNotFound) {
 			return AppState{}, fmt.Errorf("%w: %s/%s", ErrNotFound, repo, app)
 		}
 		return AppState{}, err
 	}
+	st.Rev = rev
+	return st, nil
+}
+
+func (s *KVStore) Put(ctx context.Context, st AppState) (AppState, error) {
+	key := kv.Key(st.Repo, st.App)
+	var rev uint64
+	var err error
+	if st.Rev == 0 {
+		rev, err = s.state.Create(ctx, key, st)
+	} else {
+		rev, err = s.state.Update(ctx, key, st, st.Rev)
+	}
+	if errors.Is(err, kv.ErrConflict) || errors.Is(err, kv.ErrExists) {
+		return AppState{}, fmt.Errorf("%w: %s/%s at revision %d: %w", ErrStale, st.Repo, st.App, st.Rev, err)
+	}
+	if err != nil {
+		return AppState{}, err
+	}
+	st.Rev = rev
 	return st, nil
 }
 
 func (s *KVStore) Update(ctx context.Context, repo, app string, fn func(*AppState) error) (AppState, error) {
 	var out AppState
-	_, err := s.state.Modify(ctx, kv.Key(repo, app), func(cur []byte, exists bool) (any, error) {
+	rev, err := s.state.Modify(ctx, kv.Key(repo, app), func(cur []byte, exists bool) (any, error) {
 		st := AppState{Repo: repo, App: app}
 		if exists {
 			if err := json.Unmarshal(cur, &st); err != nil {
@@ -69,6 +90,7 @@ func (s *KVStore) Update(ctx context.Context, repo, app string, fn func(*AppStat
 	if err != nil {
 		return AppState{}, err
 	}
+	out.Rev = rev
 	return out, nil
 }
 
@@ -80,12 +102,14 @@ func (s *KVStore) List(ctx context.Context) ([]AppState, error) {
 	out := make([]AppState, 0, len(keys))
 	for _, k := range keys {
 		var st AppState
-		if _, err := s.state.Get(ctx, k, &st); err != nil {
+		rev, err := s.state.Get(ctx, k, &st)
+		if err != nil {
 			if errors.Is(err, kv.ErrNotFound) {
 				continue // deleted meanwhile
 			}
 			return nil, err
 		}
+		st.Rev = rev
 		out = append(out, st)
 	}
 	Sort(out)

@@ -64,6 +64,10 @@ type AppState struct {
 	ForcedBy string `json:"forced_by,omitempty"`
 	// DriftScannedAt is when drift was last checked.
 	DriftScannedAt time.Time `json:"drift_scanned_at,omitempty"`
+
+	// Rev is the store revision this state was read at (0: never stored).
+	// Put writes only while the stored revision is still Rev.
+	Rev uint64 `json:"-"`
 }
 
 // DriftInfo describes an open drift.
@@ -97,4 +101,7 @@ type DeployRecord struct {
 	Changes    []appliers.Change `json:"changes,omitempty"`
 	Error      string            `json:"error,omitempty"`
 	Replica    string            `json:"replica,omitempty"`
+	// Holder is the unique identity of the process that ran the deploy
+	// (its lease holder id); Replica is its display name.
+	Holder string `json:"holder,omitempty"`
 }

@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 )
@@ -12,6 +13,10 @@ var (
 	ErrNotFound   = errors.New("not found")
 	ErrConflict   = errors.New("conflict")
 	ErrBadRequest = errors.New("bad request")
+	// ErrStale is returned by Put when the stored state moved past the
+	// revision the writer read: the writer must read again and decide
+	// anew, never overwrite.
+	ErrStale = errors.New("stale state")
 )
 
 // Store keeps app state and deploy history.
@@ -22,6 +27,10 @@ type Store interface {
 	// when there is none), applies fn and writes the result, retrying fn
 	// when another writer got there first.
 	Update(ctx context.Context, repo, app string, fn func(*AppState) error) (AppState, error)
+	// Put writes st only if the stored state is still at st.Rev (0: only
+	// if there is none) and returns it with its new Rev; otherwise it
+	// returns an error wrapping ErrStale.
+	Put(ctx context.Context, st AppState) (AppState, error)
 	// List returns every app's state.
 	List(ctx context.Context) ([]AppState, error)
 	// Delete forgets an app.
@@ -37,6 +46,7 @@ type MemStore struct {
 	mu      sync.Mutex
 	states  map[string]AppState
 	history map[string][]DeployRecord
+	rev     uint64 // last revision written, for Put's check
 }
 
 // NewMemStore returns an empty MemStore.
@@ -67,7 +77,23 @@ func (m *MemStore) Update(_ context.Context, repo, app string, fn func(*AppState
 	if err := fn(&st); err != nil {
 		return AppState{}, err
 	}
+	m.rev++
+	st.Rev = m.rev
 	m.states[memKey(repo, app)] = st.Clone()
+	return st, nil
+}
+
+func (m *MemStore) Put(_ context.Context, st AppState) (AppState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := memKey(st.Repo, st.App)
+	if cur, ok := m.states[k]; ok && cur.Rev != st.Rev || !ok && st.Rev != 0 {
+		return AppState{}, fmt.Errorf("%w: %s at revision %d", ErrStale, k, st.Rev)
+	}
+	m.rev++
+	st = st.Clone()
+	st.Rev = m.rev
+	m.states[k] = st.Clone()
 	return st, nil
 }
 

@@ -71,6 +71,41 @@ func testStore(t *testing.T, s Store) {
 	if list, _ := s.List(ctx); len(list) != 1 {
 		t.Errorf("List after Delete = %+v", list)
 	}
+	testPut(t, s)
+}
+
+// testPut checks the revision-checked write: a writer holding state read
+// before another write fails with ErrStale instead of overwriting it.
+func testPut(t *testing.T, s Store) {
+	ctx := context.Background()
+	created, err := s.Put(ctx, AppState{Repo: "p", App: "x", Status: StatusProgressing})
+	if err != nil || created.Rev == 0 {
+		t.Fatalf("Put of a new app: %+v %v", created, err)
+	}
+	if _, err := s.Put(ctx, AppState{Repo: "p", App: "x"}); !errors.Is(err, ErrStale) {
+		t.Errorf("Put with revision 0 over an existing app: %v, want ErrStale", err)
+	}
+	stale, err := s.Get(ctx, "p", "x")
+	if err != nil || stale.Rev != created.Rev {
+		t.Fatalf("Get: %+v %v, want revision %d", stale, err, created.Rev)
+	}
+	// Another writer (the replica that took over) moves the state on.
+	if _, err := s.Update(ctx, "p", "x", func(st *AppState) error { st.LastDeploy = &DeployRecord{ID: "survivor"}; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	stale.Status, stale.LastDeploy = StatusSynced, &DeployRecord{ID: "stale"}
+	if _, err := s.Put(ctx, stale); !errors.Is(err, ErrStale) {
+		t.Fatalf("Put of stale state: %v, want ErrStale", err)
+	}
+	got, _ := s.Get(ctx, "p", "x")
+	if got.LastDeploy == nil || got.LastDeploy.ID != "survivor" {
+		t.Fatalf("a stale Put overwrote newer state: %+v", got.LastDeploy)
+	}
+	got.Status = StatusSynced
+	next, err := s.Put(ctx, got)
+	if err != nil || next.Rev <= got.Rev || next.Status != StatusSynced {
+		t.Fatalf("Put at the current revision: %+v %v", next, err)
+	}
 }
 
 func TestMemStore(t *testing.T) { testStore(t, NewMemStore()) }

@@ -1,0 +1,245 @@
+package reconciler
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/driftless/driftless/appliers"
+	"github.com/driftless/driftless/manifest"
+	"github.com/driftless/driftless/sources"
+	"github.com/driftless/driftless/state"
+)
+
+// appRun is one reconcile of one app at one revision of its repository:
+// the inputs, what the steps decided so far, and the recorder that is the
+// run's only writer.
+type appRun struct {
+	c    *Controller
+	rs   *repoState
+	head *sources.Revision // the branch head being reconciled
+	app  *manifest.App     // the app's block at rev
+	d    *manifest.Desired // the desired state at rev
+	rev  *sources.Revision // what is applied: head, or the pinned revision
+	rec  *recorder
+	log  *slog.Logger
+
+	reason, caller string // why the run deploys, and who asked
+	forced         bool   // an action asked for this run: plan whatever changed
+	pinned         bool   // rev is the app's pinned revision, not head
+
+	spec appliers.Spec
+	hash string // specHash of spec ("" when it did not decode)
+	derr error  // why spec did not decode
+
+	plan    *appliers.Plan
+	req     appliers.Request
+	planRec *state.PlanRecord
+	start   time.Time
+}
+
+// verdict is what a step decided: go on to the next step, or end the run
+// with an outcome for the app's dependents.
+type verdict struct {
+	done bool
+	out  outcome
+}
+
+var (
+	next    = verdict{}
+	ready   = verdict{done: true, out: outcomeReady}
+	blocked = verdict{done: true, out: outcomeBlocked}
+)
+
+// step is one stage of a run.
+type step struct {
+	name string
+	run  func(r *appRun, ctx context.Context) verdict
+}
+
+// steps are the stages of every run, in order. Each reads what the
+// earlier ones decided; the first that ends the run decides its outcome.
+var steps = []step{
+	{"load state", (*appRun).loadState},
+	{"take over interrupted deploy", (*appRun).takeOverInterrupted},
+	{"consume forced action", (*appRun).consumeForced},
+	{"suspended", (*appRun).suspended},
+	{"resolve pin", (*appRun).resolvePin},
+	{"decode", (*appRun).decodeSpec},
+	{"skip unchanged", (*appRun).skipUnchanged},
+	{"retry gate", (*appRun).retryGate},
+	{"approval gate", (*appRun).approvalGate},
+	{"decode failed", (*appRun).decodeFailed},
+	{"approved plan", (*appRun).approvedPlan},
+	{"plan", (*appRun).makePlan},
+	{"await approval", (*appRun).awaitApproval},
+	{"apply", (*appRun).apply},
+}
+
+// reconcileApp runs the steps for app at the repo's current revision.
+func (c *Controller) reconcileApp(ctx context.Context, rs *repoState, d *manifest.Desired, rev *sources.Revision, app *manifest.App) outcome {
+	r := &appRun{c: c, rs: rs, head: rev, app: app, d: d, rev: rev,
+		rec: c.recorderFor(rs.cfg.Name, app.Name),
+		log: c.log.With("repo", rs.cfg.Name, "app", app.Name, "revision", rev.SHA)}
+	r.rec.log = r.log
+	for _, s := range steps {
+		if v := s.run(r, ctx); v.done {
+			return v.out
+		}
+	}
+	return outcomeReady
+}
+
+// syncedStatus is the status of an app whose live state matches what the
+// run applies: pinned apps show as pinned.
+func (r *appRun) syncedStatus() string {
+	if r.pinned {
+		return state.StatusPinned
+	}
+	return state.StatusSynced
+}
+
+func (r *appRun) loadState(ctx context.Context) verdict {
+	if err := r.rec.load(ctx); err != nil {
+		r.log.Error("reading app state", "error", err)
+		return blocked
+	}
+	return next
+}
+
+// takeOverInterrupted handles a deploy found in flight: running on its
+// replica (wait), or interrupted by a crash (record it, plan again).
+func (r *appRun) takeOverInterrupted(ctx context.Context) verdict {
+	if r.rec.st.InFlight == nil {
+		return next
+	}
+	if !r.c.takeOverInterrupted(ctx, r.rec) {
+		return blocked
+	}
+	return next
+}
+
+func (r *appRun) consumeForced(ctx context.Context) verdict {
+	r.reason, r.caller, r.forced = r.c.takeForced(ctx, r.rec)
+	if r.rec.st.PinnedRevision != "" && r.reason == state.ReasonRollback {
+		r.caller = r.rec.st.PinnedBy
+	}
+	return next
+}
+
+func (r *appRun) suspended(ctx context.Context) verdict {
+	st := r.rec.st
+	if !st.Suspended {
+		return next
+	}
+	if st.Status != state.StatusSuspended || st.DesiredRevision != r.head.SHA || st.Kind != r.app.Kind {
+		_ = r.rec.save(ctx, func(s *state.AppState) {
+			s.Kind, s.DesiredRevision, s.Status = r.app.Kind, r.head.SHA, state.StatusSuspended
+		})
+	}
+	return ready
+}
+
+func (r *appRun) decodeSpec(ctx context.Context) verdict {
+	if !r.pinned && r.reason == "" && len(r.rev.Reverts) > 0 {
+		r.reason = state.ReasonRevert
+	}
+	r.spec, r.derr = r.c.decode(ctx, r.rs, r.d, r.rev, r.app)
+	if r.derr == nil {
+		r.hash = specHash(r.app.Kind, r.spec)
+	}
+	return next
+}
+
+// skipUnchanged ends the run when nothing the app depends on changed
+// since it was last applied.
+func (r *appRun) skipUnchanged(ctx context.Context) verdict {
+	st := r.rec.st
+	if r.forced || r.derr != nil || st.AppliedRevision == "" || r.hash != st.SpecHash {
+		return next
+	}
+	if r.pinned {
+		if st.AppliedRevision != r.rev.SHA || st.Status == state.StatusFailed {
+			return next
+		}
+		if st.Status != state.StatusPinned || st.DesiredRevision != r.head.SHA {
+			_ = r.rec.save(ctx, func(s *state.AppState) { s.Status, s.DesiredRevision = state.StatusPinned, r.head.SHA })
+		}
+		return ready
+	}
+	if r.c.inputsChanged(ctx, r.rs, st.AppliedRevision, r.rev.SHA, r.spec) {
+		return next
+	}
+	if st.AppliedRevision != r.rev.SHA || st.Status != state.StatusSynced && st.Status != state.StatusDrifted || st.LastError != "" {
+		_ = r.rec.save(ctx, func(s *state.AppState) {
+			s.Kind, s.DesiredRevision, s.AppliedRevision = r.app.Kind, r.head.SHA, r.rev.SHA
+			if s.Status != state.StatusDrifted {
+				s.Status = state.StatusSynced
+			}
+			clearFailure(s)
+		})
+	}
+	r.rec.count("noop")
+	return ready
+}
+
+// retryGate retries a failure on these very inputs only when its backoff
+// expired, and never when it was stalled (a new revision must come).
+func (r *appRun) retryGate(context.Context) verdict {
+	st := r.rec.st
+	if r.forced || st.Status != state.StatusFailed || st.FailedRevision != r.rev.SHA || st.FailedSpecHash != r.hash {
+		return next
+	}
+	if st.RetryAt.IsZero() || r.c.opt.Now().Before(st.RetryAt) {
+		return blocked
+	}
+	if !r.pinned {
+		r.reason = state.ReasonRetry
+	}
+	return next
+}
+
+// approvalGate waits while the plan awaiting approval is still the plan
+// for this revision.
+func (r *appRun) approvalGate(ctx context.Context) verdict {
+	st := r.rec.st
+	if r.pinned {
+		r.reason = state.ReasonRollback
+		return next
+	}
+	if !r.forced && st.Status == state.StatusAwaitingApproval && st.LastPlan != nil && r.c.hasPending(r.rec.repo, r.app.Name, r.hash) &&
+		(st.LastPlan.Revision == r.rev.SHA || !r.c.inputsChanged(ctx, r.rs, st.LastPlan.Revision, r.rev.SHA, r.spec)) {
+		return blocked
+	}
+	if r.reason == "" {
+		r.reason = state.ReasonCommit
+	}
+	return next
+}
+
+func (r *appRun) decodeFailed(ctx context.Context) verdict {
+	if r.derr == nil {
+		return next
+	}
+	r.fail(ctx, r.derr)
+	return blocked
+}
+
+// approvedPlan applies exactly the plan that was approved when no commit
+// since touched the app; otherwise it plans again.
+func (r *appRun) approvedPlan(ctx context.Context) verdict {
+	if r.reason != state.ReasonApproved {
+		return next
+	}
+	p := r.c.takePending(r.rec.repo, r.app.Name)
+	if p != nil && p.specHash == r.hash && (p.rev.SHA == r.rev.SHA || !r.c.inputsChanged(ctx, r.rs, p.rev.SHA, r.rev.SHA, r.spec)) {
+		r.plan, r.req, r.start = p.plan, p.req, r.c.opt.Now()
+		r.planRec = &state.PlanRecord{Revision: r.rev.SHA, ID: p.plan.ID, Changed: true, Summary: p.plan.Summary,
+			Changes: p.plan.Changes, At: r.c.opt.Now().UTC()}
+		r.log = r.log.With("deploy_id", p.req.DeployID)
+		return next
+	}
+	r.log.Warn("the approved plan is no longer current; planning again")
+	r.reason = state.ReasonCommit
+	return next
+}
