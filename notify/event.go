@@ -24,6 +24,7 @@ const (
 	CatDeploy   = "deploy"
 	CatRollback = "rollback"
 	CatDrift    = "drift"
+	CatLock     = "lock"
 
 	ActUpdated          = "updated"
 	ActFailed           = "failed"
@@ -34,6 +35,7 @@ const (
 	ActSucceeded        = "succeeded"
 	ActDetected         = "detected"
 	ActResolved         = "resolved"
+	ActForceUnlocked    = "force_unlocked"
 )
 
 // Event is a CloudEvents 1.0 envelope.

@@ -95,6 +95,7 @@ type Controller struct {
 	opt    Options
 	log    *slog.Logger
 	holder string // opt.Holder: unique per process
+	who    string // user@host, as Terraform names a state lock's holder
 	repos  map[string]*repoState
 	names  []string
 
@@ -141,7 +142,7 @@ func New(opt Options, repos []Repo) (*Controller, error) {
 	if opt.TakeoverGrace == 0 {
 		opt.TakeoverGrace = 2 * time.Second
 	}
-	c := &Controller{opt: opt, log: opt.Log, holder: opt.Holder, repos: map[string]*repoState{},
+	c := &Controller{opt: opt, log: opt.Log, holder: opt.Holder, who: lockOwner(), repos: map[string]*repoState{},
 		outputs: map[string]map[string]appliers.Output{}, status: map[string]string{}, pending: map[string]*pendingPlan{}}
 	for _, r := range repos {
 		if _, dup := c.repos[r.Name]; dup {

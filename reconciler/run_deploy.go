@@ -64,6 +64,9 @@ func (r *appRun) makePlan(ctx context.Context) verdict {
 		m.StacksPlanned.WithLabelValues(r.rec.repo, r.app.Kind).Inc()
 	}
 	plan, err := r.c.opt.Loader.Applier(r.app.Kind).Plan(ctx, r.req)
+	if err != nil && r.breakOrphanLock(ctx, err) {
+		plan, err = r.c.opt.Loader.Applier(r.app.Kind).Plan(ctx, r.req)
+	}
 	if err != nil {
 		r.req.DeployID = "" // no deploy started: a plan failure
 		r.fail(ctx, fmt.Errorf("plan: %w", err))
@@ -118,7 +121,7 @@ func (r *appRun) apply(ctx context.Context) verdict {
 	defer r.c.release(lease)
 	r.rec.lease = lease
 	dep := &state.DeployRecord{ID: r.req.DeployID, Revision: r.rev.SHA, Author: r.rev.Author, PR: r.rev.PR, Reason: r.reason,
-		StartedAt: r.start.UTC(), Changes: r.plan.Changes, Replica: r.c.opt.Instance, Holder: r.c.holder, Caller: r.caller}
+		StartedAt: r.start.UTC(), Changes: r.plan.Changes, Replica: r.c.opt.Instance, Holder: r.c.holder, Who: r.c.who, Caller: r.caller}
 	// The in-flight marker is written, revision-checked, before anything
 	// is applied: a replica that deployed the app since this run read its
 	// state fences this one here, and no marker means no apply.
@@ -196,7 +199,7 @@ func (r *appRun) fail(ctx context.Context, err error) {
 	if deployID != "" {
 		dep = &state.DeployRecord{ID: deployID, Revision: r.rev.SHA, Author: r.rev.Author, PR: r.rev.PR, Reason: r.reason,
 			StartedAt: r.start.UTC(), FinishedAt: r.c.opt.Now().UTC(), Outcome: "failed", Error: msg,
-			Replica: r.c.opt.Instance, Holder: r.c.holder, Caller: r.caller}
+			Replica: r.c.opt.Instance, Holder: r.c.holder, Who: r.c.who, Caller: r.caller}
 		if st.InFlight != nil {
 			dep.StartedAt, dep.Changes = st.InFlight.StartedAt, st.InFlight.Changes
 		}

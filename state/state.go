@@ -104,4 +104,7 @@ type DeployRecord struct {
 	// Holder is the unique identity of the process that ran the deploy
 	// (its lease holder id); Replica is its display name.
 	Holder string `json:"holder,omitempty"`
+	// Who is the user@host of that process, as Terraform names the holder
+	// of a state lock: it tells driftless's own orphaned locks from others'.
+	Who string `json:"who,omitempty"`
 }

@@ -121,7 +121,7 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 	}
 	url := cfg.NATS.URL.Value()
 	if url == "" {
-		ns, err := natsd.Start(ctx, natsd.Options{StoreDir: filepath.Join(cfg.StateDir, "nats")}, log.With("component", "nats"))
+		ns, err := natsd.Start(ctx, natsd.Options{StoreDir: filepath.Join(cfg.StateDir, "nats")}, log)
 		if err != nil {
 			return fail(fmt.Errorf("starting the embedded NATS server: %w", err))
 		}
@@ -129,7 +129,7 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 		log.Info("embedded NATS server started", "url", url)
 	}
 	d.natsURL = url
-	nc, js, err := natsd.Connect(ctx, url, "driftless-"+cfg.Instance, log.With("component", "nats"))
+	nc, js, err := natsd.Connect(ctx, url, "driftless-"+cfg.Instance, log)
 	if err != nil {
 		return fail(err)
 	}
@@ -141,7 +141,7 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
-	pub := notify.NewPublisher(js, cfg.Instance, log.With("component", "events"), m,
+	pub := notify.NewPublisher(js, cfg.Instance, log, m,
 		notify.WithOutbox(filepath.Join(cfg.StateDir, "outbox"), 64<<20))
 	d.goRun("events", func() error { return pub.Run(ctx) })
 	store, err := state.OpenKVStore(ctx, js, replicas)
@@ -156,7 +156,7 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 	for _, rc := range cfg.Repos {
 		src, err := sources.Open(ctx, sources.Config{Name: rc.Name, URL: rc.URL, Branch: rc.Branch,
 			Auth: sources.Auth{Token: rc.Auth.Token.Value(), Username: rc.Auth.Username, SSHKeyFile: rc.Auth.SSHKeyFile, KnownHostsFile: rc.Auth.KnownHostsFile},
-			Dir:  filepath.Join(cfg.StateDir, "git", rc.Name)}, log.With("repo", rc.Name))
+			Dir:  filepath.Join(cfg.StateDir, "git", rc.Name)}, log)
 		if err != nil {
 			return fail(fmt.Errorf("repo %q: %w", rc.Name, err))
 		}
@@ -199,7 +199,7 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 	d.httpAddr = ln.Addr().String()
 	d.goRun("api", func() error { return d.api.ServeListener(ctx, ln) })
 	if cfg.Slack != nil {
-		sl, err := notify.NewSlack(js, slackOptions(cfg), m, log.With("component", "slack"))
+		sl, err := notify.NewSlack(js, slackOptions(cfg), m, log)
 		if err != nil {
 			return fail(err)
 		}

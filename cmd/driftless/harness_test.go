@@ -113,6 +113,10 @@ func (h *e2e) stop() {
 		case <-time.After(30 * time.Second):
 			h.t.Errorf("daemon did not stop within 30s")
 		}
+		// Every log line is one JSON object without a duplicate key.
+		if bad := testenv.CheckJSONLines(h.logs.String()); len(bad) > 0 {
+			h.t.Errorf("%d daemon log lines are not JSON objects with unique keys, e.g.:\n%s", len(bad), strings.Join(bad[:min(len(bad), 5)], "\n"))
+		}
 		if h.t.Failed() {
 			h.t.Logf("daemon log (tail):\n%s", tail(h.logs.String(), 60))
 		}
