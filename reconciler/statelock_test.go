@@ -58,7 +58,7 @@ func setUpInterrupted(t *testing.T, h *harness, ls *lockingStack) *Controller {
 		t.Fatal(err)
 	}
 	start := h.now
-	h.now = h.now.Add(30 * time.Second) // the takeover comes after the lease TTL
+	h.now = h.now.Add(30 * time.Second)        // the takeover comes after the lease TTL
 	c.recoverInterrupted(context.Background()) // records d-dead as interrupted
 	h.now = start
 	return c
