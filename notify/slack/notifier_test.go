@@ -1,6 +1,8 @@
 package slack
 
 import (
+	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -274,5 +276,55 @@ func TestSlackSourceInvalidStandalone(t *testing.T) {
 		!strings.Contains(txt, "```\ndeploy/app.hcl:3:5: Unsupported argument") ||
 		!strings.Contains(txt, "Missing &lt;required&gt; argument") {
 		t.Errorf("source.invalid message:\n%s", txt)
+	}
+}
+
+// TestSlackLogNoDuplicateKeys: the daemon narrows the logger with
+// component=slack; the notifier must not add it (or any key) again.
+func TestSlackLogNoDuplicateKeys(t *testing.T) {
+	h := newSlackHarness(t)
+	h.rec.fault = func(n int, _ slackReq) *slackFault {
+		if n == 1 {
+			return &slackFault{Status: 503}
+		}
+		return nil
+	}
+	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", "slack")
+	s, err := New(h.js, Options{Token: slackTestToken, APIURL: h.api, Routes: slackRoutes,
+		Backoff: func(int) time.Duration { return 10 * time.Millisecond }}, h.m, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.fetchWait = 100 * time.Millisecond
+	stop := h.start(s)
+	h.publish(slackEv(notify.CatDeploy, notify.ActStarted, notify.Data{DeployID: "d", Revision: shaA}))
+	slackWaitFor(t, "post after the retry", func() bool { return len(h.rec.roots()) == 1 })
+	h.drained(DefaultDurable)
+	stop()
+	lines := strings.Split(strings.TrimSpace(h.logs.String()), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("only %d log lines", len(lines))
+	}
+	for _, line := range lines {
+		dec := json.NewDecoder(strings.NewReader(line))
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			t.Fatalf("not a JSON object: %s", line)
+		}
+		seen := map[string]bool{}
+		for dec.More() {
+			k, _ := dec.Token()
+			key := k.(string)
+			if seen[key] {
+				t.Errorf("key %q twice in %s", key, line)
+			}
+			seen[key] = true
+			var v json.RawMessage
+			if err := dec.Decode(&v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !seen["component"] {
+			t.Errorf("component missing: %s", line)
+		}
 	}
 }
