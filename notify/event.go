@@ -17,27 +17,6 @@ const Stream = "DRIFTLESS_EVENTS"
 // SubjectPrefix starts every event subject.
 const SubjectPrefix = "driftless"
 
-// Categories and actions of DESIGN §5.
-const (
-	CatSource   = "source"
-	CatPlan     = "plan"
-	CatDeploy   = "deploy"
-	CatRollback = "rollback"
-	CatDrift    = "drift"
-	CatLock     = "lock"
-
-	ActUpdated          = "updated"
-	ActFailed           = "failed"
-	ActInvalid          = "invalid"
-	ActReady            = "ready"
-	ActAwaitingApproval = "awaiting_approval"
-	ActStarted          = "started"
-	ActSucceeded        = "succeeded"
-	ActDetected         = "detected"
-	ActResolved         = "resolved"
-	ActForceUnlocked    = "force_unlocked"
-)
-
 // Event is a CloudEvents 1.0 envelope.
 type Event struct {
 	SpecVersion     string    `json:"specversion"`

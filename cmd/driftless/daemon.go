@@ -34,6 +34,7 @@ import (
 	"github.com/driftless/driftless/internal/redact"
 	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/notify"
+	"github.com/driftless/driftless/notify/slack"
 	"github.com/driftless/driftless/reconciler"
 	"github.com/driftless/driftless/sources"
 	"github.com/driftless/driftless/state"
@@ -199,7 +200,7 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 	d.httpAddr = ln.Addr().String()
 	d.goRun("api", func() error { return d.api.ServeListener(ctx, ln) })
 	if cfg.Slack != nil {
-		sl, err := notify.NewSlack(js, slackOptions(cfg), m, log)
+		sl, err := slack.New(js, slackOptions(cfg, red), m, log)
 		if err != nil {
 			return fail(err)
 		}
@@ -296,10 +297,10 @@ func loadAWS(ctx context.Context, cfg *config.Config) (aws.Config, error) {
 	return ac, nil
 }
 
-func slackOptions(cfg *config.Config) notify.SlackOptions {
-	o := notify.SlackOptions{Token: cfg.Slack.Token.Value(), APIURL: cfg.Slack.APIURL, RepoURLs: map[string]string{}, Secrets: secretsOf(cfg)}
+func slackOptions(cfg *config.Config, red *redact.Redactor) slack.Options {
+	o := slack.Options{Token: cfg.Slack.Token.Value(), APIURL: cfg.Slack.APIURL, RepoURLs: map[string]string{}, Scrub: red.String}
 	for _, r := range cfg.Slack.Routes {
-		o.Routes = append(o.Routes, notify.SlackRoute{Events: r.Events, Channel: r.Channel})
+		o.Routes = append(o.Routes, slack.Route{Events: r.Events, Channel: r.Channel})
 	}
 	for _, r := range cfg.Repos {
 		o.RepoURLs[r.Name] = publicURL(r.URL)

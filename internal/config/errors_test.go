@@ -60,6 +60,7 @@ func TestErrors(t *testing.T) {
 		{"slack without routes", "slack {\n  token = \"x\"\n}\n" + okRepo, []string{`f.hcl:1:1: No route`}},
 		{"slack missing token", "slack {\n  route {\n    events = [\"*\"]\n    channel = \"#c\"\n  }\n}\n" + okRepo, []string{`f.hcl:1:1: Missing required argument: The argument "token" is required.`}},
 		{"route bad pattern", "slack {\n  token = \"x\"\n  route {\n    events = [\"deploy\"]\n    channel = \"#c\"\n  }\n}\n" + okRepo, []string{`f.hcl:4:14: Invalid event pattern: "deploy" is not an event pattern`}},
+		{"route nats wildcard", "slack {\n  token = \"x\"\n  route {\n    events = [\">\"]\n    channel = \"#c\"\n  }\n}\n" + okRepo, []string{`f.hcl:4:14: Invalid event pattern: ">" is not an event pattern`}},
 		{"route unknown category", "slack {\n  token = \"x\"\n  route {\n    events = [\"deploys.*\"]\n    channel = \"#c\"\n  }\n}\n" + okRepo, []string{`f.hcl:4:14: Invalid event pattern: "deploys.*": unknown event category "deploys"`}},
 		{"route unknown action", "slack {\n  token = \"x\"\n  route {\n    events = [\"deploy.success\"]\n    channel = \"#c\"\n  }\n}\n" + okRepo, []string{`f.hcl:4:14: Invalid event pattern: "deploy.success": unknown deploy action "success" (want one of started, succeeded, failed, or *).`}},
 		{"route missing channel", "slack {\n  token = \"x\"\n  route {\n    events = [\"*\"]\n  }\n}\n" + okRepo, []string{`f.hcl:3:3: Missing required argument: The argument "channel" is required.`}},

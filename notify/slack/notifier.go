@@ -1,4 +1,4 @@
-package notify
+package slack
 
 import (
 	"context"
@@ -12,37 +12,39 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/slack-go/slack"
+	slackapi "github.com/slack-go/slack"
 
 	"github.com/driftless/driftless/internal/metrics"
+	"github.com/driftless/driftless/internal/redact"
+	"github.com/driftless/driftless/notify"
 )
 
-// SlackBucket is the default KV bucket where the Slack notifier remembers
-// what it posted: event id → message, deploy id → the deploy's message,
+// DefaultBucket is the default KV bucket where the notifier remembers what
+// it posted: event id → message, deploy id → the deploy's message,
 // repo/app → the open drift's message.
-const SlackBucket = "DRIFTLESS_SLACK"
+const DefaultBucket = "DRIFTLESS_SLACK"
 
-// DefaultSlackDurable is the default name of the notifier's durable consumer.
-const DefaultSlackDurable = "driftless-slack"
+// DefaultDurable is the default name of the notifier's durable consumer.
+const DefaultDurable = "driftless-slack"
 
 const (
-	slackAckWait     = 2 * time.Minute  // the consumer's AckWait; InProgress keeps long waits alive
-	slackCallTimeout = 30 * time.Second // one Slack API call
-	slackFetchWait   = time.Second      // one pull request
-	slackKeepFor     = 90 * 24 * time.Hour
+	ackWait     = 2 * time.Minute  // the consumer's AckWait; InProgress keeps long waits alive
+	callTimeout = 30 * time.Second // one Slack API call
+	fetchWait   = time.Second      // one pull request
+	keepFor     = 90 * 24 * time.Hour
 )
 
-// SlackRoute sends the events matching any of Events to Channel.
-type SlackRoute struct {
-	// Events are patterns on "category.action": "deploy.*", "drift.*",
-	// "rollback.failed", "*.failed", or "*" for every event.
+// Route sends the events matching any of Events to Channel.
+type Route struct {
+	// Events are patterns of notify.ParsePattern's grammar: "deploy.*",
+	// "drift.*", "rollback.failed", "*.failed", or "*" for every event.
 	Events []string
 	// Channel is a channel name ("#deploys") or id ("C0123456").
 	Channel string
 }
 
-// SlackOptions configure the Slack notifier.
-type SlackOptions struct {
+// Options configure the notifier.
+type Options struct {
 	// Token is the bot token. It is a secret: it is never logged and is
 	// scrubbed from every message text and every logged error.
 	Token string
@@ -50,11 +52,11 @@ type SlackOptions struct {
 	// when empty). It must end with a slash.
 	APIURL string
 	// Routes map event patterns to channels; an event may match several.
-	Routes []SlackRoute
-	// Durable names the JetStream durable consumer (DefaultSlackDurable when
+	Routes []Route
+	// Durable names the JetStream durable consumer (DefaultDurable when
 	// empty). Replicas sharing it share the work, one event at a time.
 	Durable string
-	// Bucket names the KV bucket of posted messages (SlackBucket when empty).
+	// Bucket names the KV bucket of posted messages (DefaultBucket when empty).
 	Bucket string
 	// KeepFor is how long posted-message records are kept (90 days when 0).
 	// Keep it longer than the stream's MaxAge (30 days by default): a replay
@@ -70,31 +72,31 @@ type SlackOptions struct {
 	// AuthRetry is how long to wait before retrying after Slack rejected the
 	// token (invalid_auth, not_authed, account_inactive, ...). Default 1m.
 	AuthRetry time.Duration
-	// Secrets are further values scrubbed from everything posted and logged
-	// (API tokens, passwords from the controller config).
-	Secrets []string
+	// Scrub removes secrets from every text posted and every error logged:
+	// the controller's redactor (redact.Redactor.String). The token is
+	// scrubbed whether or not Scrub is set.
+	Scrub func(string) string
 	// Replicas of the KV bucket (default 1); match the stream's in a cluster.
 	Replicas int
 	// HTTPClient is optional; by default one with a 30 s timeout is used.
 	HTTPClient *http.Client
 }
 
-// Slack posts driftless events to Slack. It consumes DRIFTLESS_EVENTS through
-// a durable pull consumer with explicit acks and acknowledges an event only
+// Notifier posts driftless events to Slack. It acknowledges an event only
 // once Slack accepted everything it had to post for it. What it posted is
 // recorded in a KV bucket, so a redelivered or replayed event never posts
 // twice and a deploy's later events edit the deploy's message after a
 // restart. Events are handled one at a time and in stream order (the
 // consumer allows a single unacknowledged message), which keeps a deploy's
 // started, succeeded and rollback events in order across retries.
-type Slack struct {
+type Notifier struct {
 	js      jetstream.JetStream
-	api     *slack.Client
-	opts    SlackOptions
-	routes  []slackRoute
+	api     *slackapi.Client
+	opts    Options
+	routes  []route
+	render  RenderOptions
 	m       *metrics.Metrics
 	log     *slog.Logger
-	scrub   *strings.Replacer
 	backoff func(int) time.Duration
 
 	// sleep waits d or until ctx ends; tests replace it to observe waits.
@@ -103,15 +105,16 @@ type Slack struct {
 	fetchWait time.Duration
 }
 
-type slackRoute struct {
-	patterns [][]string
+type route struct {
+	patterns []notify.Pattern
 	channel  string
 }
 
-// NewSlack validates opts and returns a notifier; Run starts it. m may be
-// nil. The token is only checked for presence here: Slack is not contacted
-// until Run.
-func NewSlack(js jetstream.JetStream, opts SlackOptions, m *metrics.Metrics, log *slog.Logger) (*Slack, error) {
+// New validates opts and returns a notifier; Run starts it. m may be nil.
+// The token is only checked for presence here: Slack is not contacted until
+// Run. Route patterns are checked against the grammar only; the config
+// checks their names against the event catalogue.
+func New(js jetstream.JetStream, opts Options, m *metrics.Metrics, log *slog.Logger) (*Notifier, error) {
 	if js == nil {
 		return nil, errors.New("slack notifier: no JetStream context")
 	}
@@ -122,13 +125,13 @@ func NewSlack(js jetstream.JetStream, opts SlackOptions, m *metrics.Metrics, log
 		opts.APIURL += "/"
 	}
 	if opts.Durable == "" {
-		opts.Durable = DefaultSlackDurable
+		opts.Durable = DefaultDurable
 	}
 	if opts.Bucket == "" {
-		opts.Bucket = SlackBucket
+		opts.Bucket = DefaultBucket
 	}
 	if opts.KeepFor <= 0 {
-		opts.KeepFor = slackKeepFor
+		opts.KeepFor = keepFor
 	}
 	if opts.AuthRetry <= 0 {
 		opts.AuthRetry = time.Minute
@@ -136,7 +139,7 @@ func NewSlack(js jetstream.JetStream, opts SlackOptions, m *metrics.Metrics, log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	routes := make([]slackRoute, 0, len(opts.Routes))
+	routes := make([]route, 0, len(opts.Routes))
 	for i, r := range opts.Routes {
 		if strings.TrimSpace(r.Channel) == "" {
 			return nil, fmt.Errorf("slack notifier: route %d: channel is empty", i+1)
@@ -144,43 +147,56 @@ func NewSlack(js jetstream.JetStream, opts SlackOptions, m *metrics.Metrics, log
 		if len(r.Events) == 0 {
 			return nil, fmt.Errorf("slack notifier: route %d (%s): no event patterns", i+1, r.Channel)
 		}
-		sr := slackRoute{channel: r.Channel}
-		for _, p := range r.Events {
-			toks, err := parseEventPattern(p)
+		rt := route{channel: r.Channel}
+		for _, s := range r.Events {
+			p, err := notify.ParsePattern(s)
 			if err != nil {
-				return nil, fmt.Errorf("slack notifier: route %d (%s): %w", i+1, r.Channel, err)
+				return nil, fmt.Errorf("slack notifier: route %d (%s): invalid event pattern: %w", i+1, r.Channel, err)
 			}
-			sr.patterns = append(sr.patterns, toks)
+			rt.patterns = append(rt.patterns, p)
 		}
-		routes = append(routes, sr)
+		routes = append(routes, rt)
 	}
 	hc := opts.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: slackCallTimeout}
+		hc = &http.Client{Timeout: callTimeout}
 	}
-	copts := []slack.Option{slack.OptionHTTPClient(hc)}
+	copts := []slackapi.Option{slackapi.OptionHTTPClient(hc)}
 	if opts.APIURL != "" {
-		copts = append(copts, slack.OptionAPIURL(opts.APIURL))
+		copts = append(copts, slackapi.OptionAPIURL(opts.APIURL))
 	}
-	s := &Slack{
+	n := &Notifier{
 		js:        js,
-		api:       slack.New(opts.Token, copts...),
+		api:       slackapi.New(opts.Token, copts...),
 		opts:      opts,
 		routes:    routes,
+		render:    RenderOptions{Scrub: scrubber(opts.Token, opts.Scrub), RepoURLs: opts.RepoURLs},
 		m:         m,
-		log:       log.With("component", "slack"),
-		scrub:     newScrubber(append([]string{opts.Token}, opts.Secrets...)),
+		log:       log,
 		backoff:   opts.Backoff,
 		sleep:     sleepCtx,
-		fetchWait: slackFetchWait,
+		fetchWait: fetchWait,
 	}
-	if s.backoff == nil {
-		s.backoff = defaultSlackBackoff
+	if n.backoff == nil {
+		n.backoff = defaultBackoff
 	}
-	return s, nil
+	return n, nil
 }
 
-func defaultSlackBackoff(attempt int) time.Duration {
+// scrubber is the caller's scrub followed by a redactor of the token, so
+// that the token never leaves even when the caller's forgets it.
+func scrubber(token string, scrub func(string) string) func(string) string {
+	own := redact.New(token)
+	if scrub == nil {
+		return own.String
+	}
+	return func(s string) string { return own.String(scrub(s)) }
+}
+
+// clean scrubs secrets from text that is logged.
+func (n *Notifier) clean(text string) string { return n.render.clean(text) }
+
+func defaultBackoff(attempt int) time.Duration {
 	if attempt < 1 {
 		attempt = 1
 	}
@@ -208,30 +224,30 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // Run consumes events and posts them until ctx ends; it then returns nil
 // after finishing (or handing back) the event in hand. It waits for the
 // stream DRIFTLESS_EVENTS to exist; it never gives up on Slack errors.
-// Run must not be called twice at once on the same Slack.
-func (s *Slack) Run(ctx context.Context) error {
-	st, err := s.setup(ctx)
+// Run must not be called twice at once on the same Notifier.
+func (n *Notifier) Run(ctx context.Context) error {
+	st, err := n.setup(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return err
 	}
-	s.log.Info("slack notifier started", "durable", s.opts.Durable, "routes", len(s.routes))
+	n.log.Info("slack notifier started", "durable", n.opts.Durable, "routes", len(n.routes))
 	failures := 0
 	for ctx.Err() == nil {
 		// One message per pull request, and a request that is never
 		// abandoned: it ends by itself after fetchWait, so no message is
 		// ever delivered to a client that stopped listening (it would sit
 		// unacknowledged until AckWait). Shutdown waits at most fetchWait.
-		batch, err := st.cons.Fetch(1, jetstream.FetchMaxWait(s.fetchWait))
+		batch, err := st.cons.Fetch(1, jetstream.FetchMaxWait(n.fetchWait))
 		if err == nil {
 			for msg := range batch.Messages() {
 				if ctx.Err() != nil {
 					_ = msg.Nak() // hand it back at once
 					continue
 				}
-				s.handle(ctx, st, msg)
+				n.handle(ctx, st, msg)
 			}
 			err = batch.Error()
 		}
@@ -240,79 +256,79 @@ func (s *Slack) Run(ctx context.Context) error {
 			continue
 		}
 		failures++
-		s.log.Warn("slack notifier: fetch failed", "err", s.clean(err.Error()), "attempt", failures)
+		n.log.Warn("slack notifier: fetch failed", "err", n.clean(err.Error()), "attempt", failures)
 		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
 			errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrNoResponders) {
 			// The consumer was deleted under us (a pull to a missing consumer
 			// has no responders): set it up again, with backoff inside.
-			if st, err = s.setup(ctx); err != nil {
+			if st, err = n.setup(ctx); err != nil {
 				break
 			}
 			continue
 		}
-		_ = s.sleep(ctx, s.backoff(failures))
+		_ = n.sleep(ctx, n.backoff(failures))
 	}
-	s.log.Info("slack notifier stopped")
+	n.log.Info("slack notifier stopped")
 	return nil
 }
 
-type slackState struct {
+type consumerState struct {
 	cons  jetstream.Consumer
-	store *slackStore
+	store *store
 }
 
 // setup opens the KV bucket and the durable consumer, retrying until ctx
 // ends (the stream may not exist yet when the notifier starts first).
-func (s *Slack) setup(ctx context.Context) (*slackState, error) {
+func (n *Notifier) setup(ctx context.Context) (*consumerState, error) {
 	for attempt := 1; ; attempt++ {
-		st, err := s.trySetup(ctx)
+		st, err := n.trySetup(ctx)
 		if err == nil {
 			return st, nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		s.log.Warn("slack notifier: waiting for JetStream", "err", s.clean(err.Error()), "attempt", attempt)
-		if err := s.sleep(ctx, s.backoff(attempt)); err != nil {
+		n.log.Warn("slack notifier: waiting for JetStream", "err", n.clean(err.Error()), "attempt", attempt)
+		if err := n.sleep(ctx, n.backoff(attempt)); err != nil {
 			return nil, err
 		}
 	}
 }
 
-func (s *Slack) trySetup(ctx context.Context) (*slackState, error) {
-	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      s.opts.Bucket,
+func (n *Notifier) trySetup(ctx context.Context) (*consumerState, error) {
+	kv, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      n.opts.Bucket,
 		Description: "driftless Slack notifier: messages posted per event, deploy and drift",
 		History:     1,
-		TTL:         s.opts.KeepFor,
-		Replicas:    max(s.opts.Replicas, 1),
+		TTL:         n.opts.KeepFor,
+		Replicas:    max(n.opts.Replicas, 1),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open KV bucket %s: %w", s.opts.Bucket, err)
+		return nil, fmt.Errorf("open KV bucket %s: %w", n.opts.Bucket, err)
 	}
-	cons, err := s.js.CreateOrUpdateConsumer(ctx, Stream, jetstream.ConsumerConfig{
-		Durable:       s.opts.Durable,
+	cons, err := n.js.CreateOrUpdateConsumer(ctx, notify.Stream, jetstream.ConsumerConfig{
+		Durable:       n.opts.Durable,
 		Description:   "driftless Slack notifier",
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       slackAckWait,
+		AckWait:       ackWait,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		MaxDeliver:    -1,
 		MaxAckPending: 1, // one event at a time, in order, across replicas
-		FilterSubject: SubjectPrefix + ".>",
+		FilterSubject: notify.SubjectPrefix + ".>",
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create consumer %s on %s: %w", s.opts.Durable, Stream, err)
+		return nil, fmt.Errorf("create consumer %s on %s: %w", n.opts.Durable, notify.Stream, err)
 	}
-	return &slackState{cons: cons, store: &slackStore{kv: kv}}, nil
+	return &consumerState{cons: cons, store: &store{kv: kv}}, nil
 }
 
 // handle delivers one event to every channel it routes to and settles the
 // message: ack when all went through, NakWithDelay when something may work
 // later, Term when it never will.
-func (s *Slack) handle(ctx context.Context, st *slackState, msg jetstream.Msg) {
-	var ev Event
+func (n *Notifier) handle(ctx context.Context, st *consumerState, msg jetstream.Msg) {
+	var ev notify.Event
 	if err := json.Unmarshal(msg.Data(), &ev); err != nil || ev.ID == "" || ev.Category() == "" {
-		s.log.Warn("slack notifier: dropping a message that is not a driftless event", "subject", msg.Subject())
+		n.log.Warn("slack notifier: dropping a message that is not a driftless event", "subject", msg.Subject())
 		_ = msg.Term()
 		return
 	}
@@ -326,15 +342,15 @@ func (s *Slack) handle(ctx context.Context, st *slackState, msg jetstream.Msg) {
 	if ev.Data.DeployID != "" {
 		attrs = append(attrs, "deploy_id", ev.Data.DeployID)
 	}
-	log := s.log.With(attrs...)
-	channels := s.route(ev)
+	log := n.log.With(attrs...)
+	channels := n.route(ev)
 	if len(channels) == 0 {
-		s.settleAck(ctx, msg, log)
+		n.settleAck(ctx, msg, log)
 		return
 	}
-	var worst *slackFailure
+	var worst *failure
 	for _, ch := range channels {
-		d := &delivery{s: s, ctx: ctx, msg: msg, ev: ev, route: ch, store: st.store, log: log.With("channel", ch)}
+		d := &delivery{n: n, ctx: ctx, msg: msg, ev: ev, route: ch, store: st.store, log: log.With("channel", ch)}
 		err := d.run()
 		if err == nil {
 			continue
@@ -356,40 +372,40 @@ func (s *Slack) handle(ctx context.Context, st *slackState, msg jetstream.Msg) {
 	}
 	switch {
 	case worst == nil:
-		s.settleAck(ctx, msg, log)
+		n.settleAck(ctx, msg, log)
 	case worst.kind == failAuth:
-		_ = msg.NakWithDelay(s.opts.AuthRetry)
+		_ = msg.NakWithDelay(n.opts.AuthRetry)
 	case worst.kind == failTransient:
-		n := 1
+		attempt := 1
 		if md, err := msg.Metadata(); err == nil {
-			n = int(md.NumDelivered)
+			attempt = int(md.NumDelivered)
 		}
-		_ = msg.NakWithDelay(s.backoff(n))
+		_ = msg.NakWithDelay(n.backoff(attempt))
 	default: // channel or permanent: retrying cannot help
 		_ = msg.Term()
 	}
 }
 
-func (s *Slack) settleAck(ctx context.Context, msg jetstream.Msg, log *slog.Logger) {
+func (n *Notifier) settleAck(ctx context.Context, msg jetstream.Msg, log *slog.Logger) {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := msg.DoubleAck(actx); err != nil {
 		// The event will come again; the KV record makes that a no-op.
-		log.Warn("slack notifier: ack failed", "err", s.clean(err.Error()))
+		log.Warn("slack notifier: ack failed", "err", n.clean(err.Error()))
 	}
 }
 
 // route returns the channels whose patterns match the event, each once.
-func (s *Slack) route(ev Event) []string {
+func (n *Notifier) route(ev notify.Event) []string {
 	cat, act := ev.Category(), ev.Action()
 	var out []string
 	seen := map[string]bool{}
-	for _, r := range s.routes {
+	for _, r := range n.routes {
 		if seen[r.channel] {
 			continue
 		}
 		for _, p := range r.patterns {
-			if matchEventPattern(p, cat, act) {
+			if p.Match(cat, act) {
 				out = append(out, r.channel)
 				seen[r.channel] = true
 				break
@@ -397,29 +413,4 @@ func (s *Slack) route(ev Event) []string {
 		}
 	}
 	return out
-}
-
-// parseEventPattern splits a route pattern into its category and action
-// tokens; "*" alone (or ">") matches everything.
-func parseEventPattern(p string) ([]string, error) {
-	p = strings.TrimSpace(p)
-	if p == "*" || p == ">" {
-		return []string{"*", "*"}, nil
-	}
-	cat, act, ok := strings.Cut(p, ".")
-	if !ok {
-		if p == "" || strings.ContainsAny(p, " *>") {
-			return nil, fmt.Errorf("invalid event pattern %q (want category.action, category.* or *)", p)
-		}
-		return []string{p, "*"}, nil // "deploy" means "deploy.*"
-	}
-	if cat == "" || act == "" || strings.Contains(act, ".") || strings.ContainsAny(cat+act, " >") ||
-		(strings.Contains(cat, "*") && cat != "*") || (strings.Contains(act, "*") && act != "*") {
-		return nil, fmt.Errorf("invalid event pattern %q (want category.action, category.* or *)", p)
-	}
-	return []string{cat, act}, nil
-}
-
-func matchEventPattern(p []string, cat, act string) bool {
-	return (p[0] == "*" || p[0] == cat) && (p[1] == "*" || p[1] == act)
 }

@@ -1,4 +1,4 @@
-package notify
+package slack
 
 import (
 	"context"
@@ -8,39 +8,42 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/driftless/driftless/notify"
 )
 
-// slackStore keeps, in a KV bucket, what the notifier posted:
+// store keeps, in a KV bucket, what the notifier posted:
 //
-//	event.<id>.<channel>            → slackPosted: the event was fully delivered there
-//	deploy.<channel>.<deploy id>    → slackThread: the deploy's message
-//	drift.<channel>.<repo>.<app>    → slackThread: the app's latest drift message
+//	event.<id>.<channel>            → posted: the event was fully delivered there
+//	deploy.<channel>.<deploy id>    → thread: the deploy's message
+//	drift.<channel>.<repo>.<app>    → thread: the app's latest drift message
 //
 // Key parts are escaped with escapeKeyPart so any channel name or id fits.
 // The notifier handles one event at a time (MaxAckPending 1), so plain Puts
-// are safe.
-type slackStore struct {
+// are safe. The records outlive the process, which makes delivery
+// exactly-once across redeliveries, restarts and replays.
+type store struct {
 	kv jetstream.KeyValue
 }
 
-// slackPosted records that an event was delivered to a channel.
-type slackPosted struct {
+// posted records that an event was delivered to a channel.
+type posted struct {
 	Channel string `json:"channel"` // channel id Slack answered with
 	TS      string `json:"ts"`      // the message (or reply) posted for the event
 }
 
-// slackThread is a message that later events edit and reply under.
-type slackThread struct {
-	Channel     string `json:"channel"`
-	TS          string `json:"ts"`
-	Type        string `json:"type"`           // category.action shown on the message now
-	Rank        int    `json:"rank,omitempty"` // deploy: lifecycle position of Type
-	Fingerprint string `json:"fingerprint,omitempty"`
-	Resolved    bool   `json:"resolved,omitempty"`
-	Data        Data   `json:"data"` // what the message shows (capped)
+// thread is a message that later events edit and reply under.
+type thread struct {
+	Channel     string      `json:"channel"`
+	TS          string      `json:"ts"`
+	Type        string      `json:"type"`           // category.action shown on the message now
+	Rank        int         `json:"rank,omitempty"` // deploy: lifecycle position of Type
+	Fingerprint string      `json:"fingerprint,omitempty"`
+	Resolved    bool        `json:"resolved,omitempty"`
+	Data        notify.Data `json:"data"` // what the message shows (capped)
 }
 
-func (st *slackStore) get(ctx context.Context, key string, v any) (bool, error) {
+func (st *store) get(ctx context.Context, key string, v any) (bool, error) {
 	e, err := st.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return false, nil
@@ -54,7 +57,7 @@ func (st *slackStore) get(ctx context.Context, key string, v any) (bool, error) 
 	return true, nil
 }
 
-func (st *slackStore) put(ctx context.Context, key string, v any) error {
+func (st *store) put(ctx context.Context, key string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("slack store: encode %s: %w", key, err)

@@ -1,4 +1,4 @@
-package notify
+package slack
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/driftless/driftless/internal/metrics"
 	"github.com/driftless/driftless/internal/testenv"
+	"github.com/driftless/driftless/notify"
 )
 
 const slackTestToken = "xoxb-1234-driftless-test-token-XYZ"
@@ -196,7 +197,7 @@ func newSlackHarness(t *testing.T) *slackHarness {
 	_, js := testenv.NATS(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := EnsureStream(ctx, js, StreamConfig{}); err != nil {
+	if _, err := notify.EnsureStream(ctx, js, notify.StreamConfig{}); err != nil {
 		t.Fatalf("create stream: %v", err)
 	}
 	rec := newSlackRecorder()
@@ -213,16 +214,16 @@ func newSlackHarness(t *testing.T) *slackHarness {
 }
 
 // slackRoutes: deploys, rollbacks, plans and sources to #deploys; drift to #infra-drift.
-var slackRoutes = []SlackRoute{
+var slackRoutes = []Route{
 	{Events: []string{"deploy.*", "rollback.*", "plan.*", "source.*"}, Channel: "#deploys"},
 	{Events: []string{"drift.*"}, Channel: "#infra-drift"},
 }
 
 // notifier builds a Slack notifier on the harness; edit adjusts the options.
 // Backoff is 10 ms and AuthRetry 50 ms; pulls last 100 ms.
-func (h *slackHarness) notifier(edit func(*SlackOptions)) *Slack {
+func (h *slackHarness) notifier(edit func(*Options)) *Notifier {
 	h.t.Helper()
-	opts := SlackOptions{
+	opts := Options{
 		Token:     slackTestToken,
 		APIURL:    h.api,
 		Routes:    slackRoutes,
@@ -233,7 +234,7 @@ func (h *slackHarness) notifier(edit func(*SlackOptions)) *Slack {
 		edit(&opts)
 	}
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s, err := NewSlack(h.js, opts, h.m, log)
+	s, err := New(h.js, opts, h.m, log)
 	if err != nil {
 		h.t.Fatalf("NewSlack: %v", err)
 	}
@@ -243,7 +244,7 @@ func (h *slackHarness) notifier(edit func(*SlackOptions)) *Slack {
 
 // start runs s until the returned stop is called (or the test ends); stop
 // waits for Run to return and checks it returned nil.
-func (h *slackHarness) start(s *Slack) (stop func()) {
+func (h *slackHarness) start(s *Notifier) (stop func()) {
 	h.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -266,7 +267,7 @@ func (h *slackHarness) start(s *Slack) (stop func()) {
 	return stop
 }
 
-func (h *slackHarness) publish(evs ...Event) {
+func (h *slackHarness) publish(evs ...notify.Event) {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -289,12 +290,12 @@ func (h *slackHarness) drained(durable string) *jetstream.ConsumerInfo {
 	slackWaitFor(h.t, "consumer "+durable+" drained", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		st, err := h.js.Stream(ctx, Stream)
+		st, err := h.js.Stream(ctx, notify.Stream)
 		if err != nil {
 			return false
 		}
 		last := st.CachedInfo().State.LastSeq
-		c, err := h.js.Consumer(ctx, Stream, durable)
+		c, err := h.js.Consumer(ctx, notify.Stream, durable)
 		if err != nil {
 			return false
 		}
@@ -315,14 +316,14 @@ func slackWaitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func slackEv(category, action string, d Data) Event {
+func slackEv(category, action string, d notify.Data) notify.Event {
 	if d.Repo == "" {
 		d.Repo = "platform"
 	}
-	if d.App == "" && category != CatSource {
+	if d.App == "" && category != notify.CatSource {
 		d.App = "web"
 	}
-	return New("test", category, action, d)
+	return notify.New("test", category, action, d)
 }
 
 // slackBlockText flattens a request's blocks JSON to the texts it carries.
