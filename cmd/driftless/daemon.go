@@ -174,7 +174,7 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 	}
 	ctrl, err := reconciler.New(reconciler.Options{Instance: cfg.Instance, Loader: manifest.New(as...), Store: store, Events: pub,
 		Metrics: m, MaxParallel: cfg.Terraform.MaxParallel, Log: log, Connected: nc.IsConnected, Scrub: red.String,
-		Leases: leases, Broadcast: func(repo string) { _ = nc.Publish(triggerSubject+repo, nil) },
+		Leases: leases, LeaseTTL: cfg.LeaseTTL, Broadcast: func(repo string) { _ = nc.Publish(triggerSubject+repo, nil) },
 		Drift: drift.NewTracker(driftStore, cfg.DriftReminder, nil)}, repos)
 	if err != nil {
 		return fail(err)
@@ -267,6 +267,10 @@ func buildAppliers(ctx context.Context, cfg *config.Config, log *slog.Logger) ([
 		Binary: cfg.Terraform.Binary, PluginMirror: cfg.Terraform.PluginMirror,
 		WorkDir: filepath.Join(cfg.StateDir, "terraform"), PluginCache: filepath.Join(cfg.StateDir, "plugin-cache"),
 		Env: cfg.Terraform.Env, AWSRegion: cfg.AWS.Region, AWSEndpoint: cfg.AWS.Endpoint, BaseEnv: os.Environ(),
+		// A replica that stops renewing its lease interrupts Terraform at half
+		// the TTL; Terraform is killed by the TTL, before another replica may
+		// take the app over (after the TTL and a grace period).
+		WaitDelay: cfg.LeaseTTL / 2,
 	}, log.With("applier", "terraform"))
 	if err != nil {
 		return nil, err

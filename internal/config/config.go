@@ -22,6 +22,7 @@ const (
 	DefaultDriftInterval = 15 * time.Minute
 	DefaultMaxParallel   = 4
 	DefaultNATSReplicas  = 1
+	DefaultLeaseTTL      = 15 * time.Second
 )
 
 // Config is the controller configuration (DESIGN §2).
@@ -45,6 +46,10 @@ type Config struct {
 	// (drift.detected again, transition "reminder"). 0: never. An addition
 	// to DESIGN §2.
 	DriftReminder time.Duration `json:"drift_reminder"`
+	// LeaseTTL is how long a replica's leases outlive it: a replica whose
+	// renewals fail for half of it stops its work, and another takes over
+	// after it (plus a short grace period).
+	LeaseTTL time.Duration `json:"lease_ttl"`
 
 	NATS      NATSConfig      `json:"nats"`
 	AWS       AWSConfig       `json:"aws"`

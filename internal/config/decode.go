@@ -12,7 +12,7 @@ import (
 
 var (
 	rootSchema = &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "state_dir"}, {Name: "listen"}, {Name: "api_token"}, {Name: "instance"}, {Name: "drift_reminder"}},
+		Attributes: []hcl.AttributeSchema{{Name: "state_dir"}, {Name: "listen"}, {Name: "api_token"}, {Name: "instance"}, {Name: "drift_reminder"}, {Name: "lease_ttl"}},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "nats"}, {Type: "aws"}, {Type: "terraform"}, {Type: "slack"},
 			{Type: "repo", LabelNames: []string{"name"}},
@@ -200,6 +200,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 	cfg.APIToken = Secret(tok)
 	var irng hcl.Range
 	cfg.DriftReminder = d.duration(c.Attributes, "drift_reminder", 0, time.Minute, true)
+	cfg.LeaseTTL = d.duration(c.Attributes, "lease_ttl", DefaultLeaseTTL, 2*time.Second, false)
 	cfg.Instance, irng = d.str(c.Attributes, "instance", top)
 	if cfg.Instance != "" && !instanceRE.MatchString(cfg.Instance) {
 		d.add(errAt(irng, "Invalid instance name", "%q must match [A-Za-z0-9][A-Za-z0-9._-]* (at most 64 characters).", cfg.Instance))

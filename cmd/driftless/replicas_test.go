@@ -1,0 +1,138 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/driftless/driftless/internal/testenv"
+	"github.com/driftless/driftless/notify"
+)
+
+// Two real replicas on a 3-node JetStream cluster; the one applying a
+// stack is killed with SIGKILL while Terraform holds the state lock (S3
+// backend, DynamoDB lock, on moto). The survivor takes the app over after
+// the lease TTL, records the deploy as interrupted, releases the orphaned
+// lock (announcing it), applies the commit once more, and deploys the
+// next commit; every commit ends applied exactly once by a live replica.
+func TestReplicasKill9DuringApply(t *testing.T) {
+	testenv.Short(t)
+	moto := testenv.Moto(t)
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	bucket, table := "replicas-"+suffix, "replicas-locks-"+suffix
+	moto.CreateStateBackend(t, bucket, table)
+	urls, _ := testenv.NATSCluster(t, 3)
+	all := strings.Join(urls, ",")
+	g := testenv.NewGitRepo(t)
+	g.Write("deploy/stacks.hcl", "stack \"slow\" {\n  path = \"infra/slow\"\n}\n")
+	g.Write("infra/slow/main.tf", slowStackTF(moto.Endpoint, bucket, table, "slow.tfstate", "v1", 6))
+	rev1 := g.Commit("v1: a slow apply")
+	events := watchEvents(t, all)
+	reps := map[string]*replica{}
+	for _, name := range []string{"a", "b"} {
+		reps[name] = startReplica(t, name, replicaConfig(t, name, all, g.URL(), "  drift_interval = \"0\"\n"))
+	}
+	first := events.wait(t, "deploy.started", "slow", 90*time.Second, nil)
+	victim := instanceOf(first)
+	survivor := "a"
+	if victim == "a" {
+		survivor = "b"
+	}
+	time.Sleep(2 * time.Second) // Terraform holds the state lock, the local-exec runs
+	reps[victim].kill9()
+	killed := time.Now()
+	t.Logf("killed %s (deploy %s of %s) with SIGKILL", victim, first.Data.DeployID, rev1[:7])
+
+	interrupted := events.wait(t, "deploy.failed", "slow", 60*time.Second, func(ev notify.Event) bool {
+		return ev.Data.DeployID == first.Data.DeployID
+	})
+	if !strings.Contains(interrupted.Data.Error, "interrupted") || instanceOf(interrupted) != survivor {
+		t.Errorf("the interrupted deploy was closed by %s with %q", instanceOf(interrupted), interrupted.Data.Error)
+	}
+	unlocked := events.wait(t, "lock.force_unlocked", "slow", 60*time.Second, nil)
+	if unlocked.Data.Extra["interrupted_deploy_id"] != first.Data.DeployID || unlocked.Data.Extra["lock_id"] == "" {
+		t.Errorf("lock.force_unlocked = %+v", unlocked.Data)
+	}
+	again := events.wait(t, "deploy.started", "slow", 60*time.Second, func(ev notify.Event) bool {
+		return ev.Data.DeployID != first.Data.DeployID
+	})
+	done := events.wait(t, "deploy.succeeded", "slow", 60*time.Second, nil)
+	t.Logf("failover: kill → survivor's deploy.started %s, → deploy.succeeded %s (lease TTL 4s)",
+		again.Time.Sub(killed).Round(100*time.Millisecond), done.Time.Sub(killed).Round(100*time.Millisecond))
+	if instanceOf(again) != survivor || instanceOf(done) != survivor || done.Data.Revision != rev1 {
+		t.Errorf("after the kill: started by %s, succeeded by %s at %s; want %s at %s", instanceOf(again), instanceOf(done), done.Data.Revision, survivor, rev1)
+	}
+
+	// The survivor deploys the next commit, once, within 60 s.
+	g.Write("infra/slow/main.tf", slowStackTF(moto.Endpoint, bucket, table, "slow.tfstate", "v2", 0))
+	rev2 := g.Commit("v2")
+	committed := time.Now()
+	events.wait(t, "deploy.succeeded", "slow", 60*time.Second, func(ev notify.Event) bool { return ev.Data.Revision == rev2 })
+	t.Logf("next commit deployed %s after it landed", time.Since(committed).Round(100*time.Millisecond))
+
+	starts := map[string]int{}
+	for _, ev := range events.all("deploy.started", "slow") {
+		starts[ev.Data.Revision]++
+	}
+	if starts[rev1] != 2 || starts[rev2] != 1 {
+		t.Errorf("deploy.started per revision = %v; want v1 twice (the killed deploy and its retry), v2 once", starts)
+	}
+	if n := len(events.all("deploy.succeeded", "slow")); n != 2 {
+		t.Errorf("%d deploy.succeeded, want 2 (v1 once, v2 once)", n)
+	}
+	hist := historyOf(t, all, "platform", "slow")
+	var outcomes []string
+	for _, h := range hist {
+		outcomes = append(outcomes, h.Revision[:7]+" "+h.Outcome+" by "+h.Replica)
+	}
+	want := []string{rev2[:7] + " succeeded by " + survivor, rev1[:7] + " succeeded by " + survivor, rev1[:7] + " interrupted by " + victim}
+	if strings.Join(outcomes, "; ") != strings.Join(want, "; ") {
+		t.Errorf("history = %v, want %v", outcomes, want)
+	}
+}
+
+// The replica reconciling the repo is killed with SIGKILL while drift
+// scans run back to back (they plan without the state lock): nothing is
+// left locked, and the survivor deploys the next commit within 60 s.
+func TestReplicasKill9DuringDriftScans(t *testing.T) {
+	testenv.Short(t)
+	moto := testenv.Moto(t)
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	bucket, table := "drift-"+suffix, "drift-locks-"+suffix
+	moto.CreateStateBackend(t, bucket, table)
+	urls, _ := testenv.NATSCluster(t, 3)
+	all := strings.Join(urls, ",")
+	g := testenv.NewGitRepo(t)
+	g.Write("deploy/stacks.hcl", "stack \"a1\" {\n  path = \"infra/a1\"\n}\nstack \"a2\" {\n  path = \"infra/a2\"\n}\n")
+	g.Write("infra/a1/main.tf", slowStackTF(moto.Endpoint, bucket, table, "a1.tfstate", "v1", 0))
+	g.Write("infra/a2/main.tf", slowStackTF(moto.Endpoint, bucket, table, "a2.tfstate", "v1", 0))
+	g.Commit("two stacks")
+	events := watchEvents(t, all)
+	reps := map[string]*replica{}
+	for _, name := range []string{"a", "b"} {
+		reps[name] = startReplica(t, name, replicaConfig(t, name, all, g.URL(), "  drift_interval = \"1s\"\n"))
+	}
+	events.wait(t, "deploy.succeeded", "a1", 90*time.Second, nil)
+	ok := events.wait(t, "deploy.succeeded", "a2", 90*time.Second, nil)
+	holder := instanceOf(ok)
+	survivor := map[string]string{"a": "b", "b": "a"}[holder]
+	// Scans run every second on the holder; kill it in the middle of them.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(reps[holder].logs.String(), "terraform") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	reps[holder].kill9()
+	g.Write("infra/a1/main.tf", slowStackTF(moto.Endpoint, bucket, table, "a1.tfstate", "v2", 0))
+	rev2 := g.Commit("v2 of a1")
+	committed := time.Now()
+	done := events.wait(t, "deploy.succeeded", "a1", 60*time.Second, func(ev notify.Event) bool { return ev.Data.Revision == rev2 })
+	if instanceOf(done) != survivor {
+		t.Errorf("v2 deployed by %s, want the survivor %s", instanceOf(done), survivor)
+	}
+	t.Logf("next commit deployed by the survivor %s after it landed", time.Since(committed).Round(100*time.Millisecond))
+	if evs := events.all("lock.force_unlocked", "a1"); len(evs) > 0 {
+		t.Errorf("a drift scan left a state lock behind: %+v", evs[0].Data)
+	}
+}
