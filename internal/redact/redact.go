@@ -159,3 +159,24 @@ func mapURLs(s string, repl func(userinfo string) string) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// URLCredentials lists the user names and passwords (or tokens) in the
+// user info of s, a URL or a comma-separated list of URLs, so that they can
+// be added to a Redactor: they may appear in error text without the URL.
+func URLCredentials(s string) []string {
+	var out []string
+	mapURLs(s, func(userinfo string) string {
+		user, pass, _ := strings.Cut(userinfo, ":")
+		for _, x := range []string{user, pass} {
+			if x == "" {
+				continue
+			}
+			out = append(out, x)
+			if u, err := url.PathUnescape(x); err == nil && u != x {
+				out = append(out, u)
+			}
+		}
+		return ""
+	})
+	return out
+}

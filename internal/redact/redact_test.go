@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -205,5 +206,13 @@ func TestConcurrentAddString(t *testing.T) {
 	wg.Wait()
 	if got := r.String("secret-3-199"); got != Mask {
 		t.Errorf("a secret added concurrently is not masked: %q", got)
+	}
+}
+
+func TestURLCredentials(t *testing.T) {
+	got := URLCredentials("nats://alice:p%40ss@h1:4222, nats://tok3n@h2,nats://h3")
+	want := []string{"alice", "p%40ss", "p@ss", "tok3n"}
+	if !slices.Equal(got, want) {
+		t.Errorf("URLCredentials = %q, want %q", got, want)
 	}
 }
