@@ -39,7 +39,8 @@ func New(secrets ...string) *Redactor {
 // Add registers more secrets. Surrounding white space is trimmed; empty and
 // very short values (under 4 bytes) are ignored. Besides the value itself,
 // its JSON-escaped form and its URL-encoded forms (query and path escaping)
-// are masked.
+// are masked; a secret that is a URL adds the user name and password in it
+// (see URLCredentials), which may appear in text without it.
 func (r *Redactor) Add(secrets ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -51,7 +52,13 @@ func (r *Redactor) Add(secrets ...string) {
 		cur = *p
 	}
 	next := append([]string(nil), cur...)
+	var creds []string
 	for _, s := range secrets {
+		if strings.Contains(s, "://") && strings.Contains(s, "@") {
+			creds = append(creds, URLCredentials(s)...)
+		}
+	}
+	for _, s := range append(secrets, creds...) {
 		s = strings.TrimSpace(s)
 		if len(s) < minLen {
 			continue

@@ -89,6 +89,10 @@ func TestAdd(t *testing.T) {
 	}
 	r.Add("late-secret-1", "  ", "ab")
 	r.Add("late-secret-1-longer") // longer, containing the first: masked whole
+	r.Add("postgres://appuser:url-pass-77@db/x")
+	if got := r.String("auth failed for appuser with url-pass-77"); got != "auth failed for [redacted] with [redacted]" {
+		t.Errorf("a URL secret does not add its credentials: %q", got)
+	}
 	if got := r.String("a late-secret-1 b late-secret-1-longer c"); got != "a [redacted] b [redacted] c" {
 		t.Errorf("after Add: %q", got)
 	}
