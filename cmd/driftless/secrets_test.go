@@ -163,8 +163,8 @@ repo "other" {
 	}
 	evs := h.events()
 	failed := filter(evs, "deploy.failed", "platform/leaky")[0]
-	// Masked by the Terraform applier (its own "(redacted)") or by the
-	// daemon's scrubber ("[redacted]").
+	// Masked by the daemon's one redactor ("[redacted]"; the Terraform
+	// applier once had its own "(redacted)").
 	if !regexp.MustCompile(`the key is [\[(]redacted[\])]`).MatchString(failed.Data.Error) {
 		t.Errorf("deploy.failed error = %q, want the stack's output with the secret masked", failed.Data.Error)
 	}
