@@ -21,6 +21,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"github.com/driftless/driftless/internal/redact"
 )
 
 // Default timeouts, used only when the caller's context has no deadline.
@@ -44,6 +46,10 @@ type Config struct {
 	Branch string // default "main"
 	Auth   Auth
 	Dir    string // where the bare clone lives (created if missing)
+
+	// Redactor masks secrets in errors; Open adds Auth.Token and the URL's
+	// password to it. Nil: Open makes one for this repository alone.
+	Redactor *redact.Redactor
 }
 
 // Stats counts a Repo's remote traffic since Open.
@@ -61,7 +67,7 @@ type Repo struct {
 	cfg    Config
 	log    *slog.Logger
 	auth   transport.AuthMethod
-	red    redactor
+	red    *redact.Redactor
 	ref    plumbing.ReferenceName
 	remote *git.Remote
 	w      *filesystem.Storage // writes (fetch, refs); used under pollMu
@@ -84,7 +90,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Repo, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	red := redactor{secrets: []string{cfg.Auth.Token}}
+	red := cfg.Redactor
+	if red == nil {
+		red = redact.New()
+	}
+	red.Add(cfg.Auth.Token)
 	if cfg.Name == "" || cfg.URL == "" || cfg.Dir == "" {
 		return nil, errors.New("sources: repo config needs a name, a URL and a directory")
 	}
@@ -93,11 +103,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Repo, error) {
 	}
 	ep, err := transport.NewEndpoint(cfg.URL)
 	if err != nil {
-		return nil, fmt.Errorf("sources: repo %s: bad URL %s: %w", cfg.Name, red.text(cfg.URL), red.err(err))
+		return nil, fmt.Errorf("sources: repo %s: bad URL %s: %w", cfg.Name, red.String(cfg.URL), red.Error(err))
 	}
-	if ep.Password != "" {
-		red.secrets = append(red.secrets, ep.Password)
-	}
+	red.Add(ep.Password)
 	url := cfg.URL
 	if ep.Protocol == "file" && !strings.HasPrefix(url, "file://") {
 		abs, err := filepath.Abs(url)
@@ -108,7 +116,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Repo, error) {
 	}
 	auth, err := authFor(ep, cfg.Auth)
 	if err != nil {
-		return nil, fmt.Errorf("sources: repo %s: %w", cfg.Name, red.err(err))
+		return nil, fmt.Errorf("sources: repo %s: %w", cfg.Name, red.Error(err))
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("sources: repo %s: %w", cfg.Name, err)
@@ -288,14 +296,14 @@ func (r *Repo) listBranch(ctx context.Context) (plumbing.Hash, error) {
 		return plumbing.ZeroHash, fmt.Errorf("%w: %q (the remote repository is empty)", ErrBranchNotFound, r.cfg.Branch)
 	}
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("list refs of %s: %w", r.red.text(r.cfg.URL), r.red.err(err))
+		return plumbing.ZeroHash, fmt.Errorf("list refs of %s: %w", r.red.String(r.cfg.URL), r.red.Error(err))
 	}
 	for _, ref := range refs {
 		if ref.Name() == r.ref && ref.Type() == plumbing.HashReference {
 			return ref.Hash(), nil
 		}
 	}
-	return plumbing.ZeroHash, fmt.Errorf("%w: %q on %s", ErrBranchNotFound, r.cfg.Branch, r.red.text(r.cfg.URL))
+	return plumbing.ZeroHash, fmt.Errorf("%w: %q on %s", ErrBranchNotFound, r.cfg.Branch, r.red.String(r.cfg.URL))
 }
 
 func (r *Repo) fetch(ctx context.Context) error {
@@ -314,7 +322,7 @@ func (r *Repo) fetch(ctx context.Context) error {
 		Force:      true,
 	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return fmt.Errorf("fetch %s from %s: %w", r.cfg.Branch, r.red.text(r.cfg.URL), r.red.err(err))
+		return fmt.Errorf("fetch %s from %s: %w", r.cfg.Branch, r.red.String(r.cfg.URL), r.red.Error(err))
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/driftless/driftless/internal/redact"
 	"github.com/driftless/driftless/internal/testenv"
 )
 
@@ -390,5 +391,22 @@ func TestOpenValidates(t *testing.T) {
 				t.Fatalf("Open = %v, want error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestOpenFeedsSharedRedactor checks that Open adds the repository's token
+// and the password in its URL to the redactor it is given.
+func TestOpenFeedsSharedRedactor(t *testing.T) {
+	red := redact.New()
+	cfg := Config{Name: "platform", Dir: t.TempDir(), Redactor: red,
+		URL:  "https://bot:url-pass-0042@git.example.test/acme/platform.git",
+		Auth: Auth{Token: "ghp_shared_token_0042"}}
+	if _, err := Open(context.Background(), cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"ghp_shared_token_0042", "url-pass-0042"} {
+		if got := red.String("x " + s + " y"); got != "x "+redact.Mask+" y" {
+			t.Errorf("shared redactor after Open: %q", got)
+		}
 	}
 }

@@ -76,7 +76,7 @@ func (r *Repo) Revert(ctx context.Context, opts RevertOptions) (*Revision, error
 	defer r.pollMu.Unlock()
 	rev, err := r.revert(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("sources: revert %s to %s: %w", r.cfg.Name, r.red.text(opts.To), err)
+		return nil, fmt.Errorf("sources: revert %s to %s: %w", r.cfg.Name, r.red.String(opts.To), err)
 	}
 	return rev, nil
 }
@@ -226,7 +226,7 @@ func (r *Repo) push(ctx context.Context, head, newHash plumbing.Hash) error {
 	if err == nil {
 		return nil
 	}
-	pushErr := fmt.Errorf("push %s to %s on %s: %w", newHash, r.cfg.Branch, r.red.text(r.cfg.URL), r.red.err(err))
+	pushErr := fmt.Errorf("push %s to %s on %s: %w", newHash, r.cfg.Branch, r.red.String(r.cfg.URL), r.red.Error(err))
 	if ctx.Err() != nil {
 		return pushErr
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-exec/tfexec"
 
 	"github.com/driftless/driftless/appliers"
+	"github.com/driftless/driftless/internal/redact"
 )
 
 // Config configures the Terraform applier.
@@ -38,6 +39,12 @@ type Config struct {
 	// WaitDelay is how long a cancelled Terraform gets after SIGINT before
 	// it is killed; zero means terraform-exec's default (60 s).
 	WaitDelay time.Duration
+
+	// Redactor masks secrets in Terraform's output, in errors and in the
+	// applier's logs. New adds every terraform.env value, the AWS
+	// credentials and any other secret-looking variable Terraform gets.
+	// Nil: New makes one for this applier alone.
+	Redactor *redact.Redactor
 }
 
 // CLIConfigName is the file in WorkDir that holds driftless's Terraform CLI
@@ -53,7 +60,7 @@ type Applier struct {
 	env       map[string]string
 	cliPath   string
 	cliConfig string
-	red       *redactor
+	red       *redact.Redactor
 
 	mu     sync.Mutex
 	stacks map[string]*stack
@@ -152,7 +159,11 @@ func New(cfg Config, log *slog.Logger) (*Applier, error) {
 		log.Warn("terraform.env variables ignored: terraform-exec manages them or driftless sets them itself", "vars", dropped)
 	}
 	a.env = env
-	a.red = newRedactor(env)
+	a.red = cfg.Redactor
+	if a.red == nil {
+		a.red = redact.New()
+	}
+	a.red.Add(envSecrets(cfg.Env, env)...)
 	return a, nil
 }
 
@@ -239,6 +250,8 @@ func (a *Applier) terraform(st *stack) (*tfexec.Terraform, error) {
 	if err := tf.SetEnv(a.Env()); err != nil {
 		return nil, fmt.Errorf("terraform environment: %w", err)
 	}
+	// terraform-exec keeps stderr for the error too; this copy is logged.
+	tf.SetStderr(a.red.Writer(lineLogger{log: a.log.With("dir", st.tfDir), stream: "stderr"}))
 	if a.cfg.WaitDelay > 0 {
 		if err := tf.SetWaitDelay(a.cfg.WaitDelay); err != nil {
 			return nil, fmt.Errorf("terraform: %w", err)
@@ -577,7 +590,7 @@ func (a *Applier) Apply(ctx context.Context, req appliers.Request, plan *applier
 		return nil, err
 	}
 	start := time.Now()
-	stream := &applyStream{obs: obs}
+	stream := &applyStream{obs: obs, red: a.red}
 	err = tf.ApplyJSON(ctx, stream, tfexec.DirOrPlan(art.File), tfexec.LockTimeout(a.lockTimeout()))
 	tf.SetStdout(nil)
 	stream.flush()

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/driftless/driftless/appliers"
+	"github.com/driftless/driftless/internal/redact"
 )
 
 // ErrStalePlan is wrapped by Apply's error when the saved plan can no longer
@@ -83,7 +83,7 @@ func needsInit(err error) bool {
 // or a network error is Transient; a Terraform diagnostic is Stalled; any
 // other failure (the binary could not run) is Transient. The message keeps
 // the first lines of Terraform's diagnostics, redacted.
-func classify(op string, err error, red *redactor) error {
+func classify(op string, err error, red *redact.Redactor) error {
 	if err == nil {
 		return nil
 	}
@@ -91,7 +91,7 @@ func classify(op string, err error, red *redactor) error {
 		return fmt.Errorf("terraform %s: %w", op, err)
 	}
 	raw := err.Error()
-	msg := red.redact(diagnosticText(raw))
+	msg := diagnosticText(red.String(raw)) // masked before it is cut: no half secret
 	switch {
 	case containsAny(raw, lockMarkers):
 		return appliers.Transient(fmt.Errorf("terraform %s: state lock held: %s", op, msg), lockRetry)
@@ -138,37 +138,33 @@ func diagnosticText(s string) string {
 	return t
 }
 
-// redactor removes secret values from text: the values of environment
-// variables whose names look secret (KEY, SECRET, TOKEN, PASSWORD,
-// CREDENTIAL, SESSION), longest first.
-type redactor struct{ secrets []string }
+// awsSecretEnv are the AWS credentials Terraform may get from the
+// controller's environment or terraform.env.
+var awsSecretEnv = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
 
+// secretNameParts mark variables of the controller's environment whose
+// values are secrets too (TF_TOKEN_*, AWS_*_KEY, …).
 var secretNameParts = []string{"KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "SESSION", "AUTH"}
 
-func newRedactor(env map[string]string) *redactor {
-	r := &redactor{}
+// envSecrets lists the secret values of Terraform's environment env: every
+// value terraform.env (extra) sets, whatever its name, the AWS credentials,
+// and the values of variables whose names look secret.
+func envSecrets(extra, env map[string]string) []string {
+	var out []string
+	for _, v := range extra {
+		out = append(out, v)
+	}
+	for _, k := range awsSecretEnv {
+		out = append(out, env[k])
+	}
 	for k, v := range env {
-		if len(v) < 6 {
-			continue
-		}
 		uk := strings.ToUpper(k)
 		for _, p := range secretNameParts {
 			if strings.Contains(uk, p) {
-				r.secrets = append(r.secrets, v)
+				out = append(out, v)
 				break
 			}
 		}
 	}
-	sort.Slice(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
-	return r
-}
-
-func (r *redactor) redact(s string) string {
-	if r == nil {
-		return s
-	}
-	for _, v := range r.secrets {
-		s = strings.ReplaceAll(s, v, "(redacted)")
-	}
-	return s
+	return out
 }

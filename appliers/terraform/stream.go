@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/driftless/driftless/appliers"
+	"github.com/driftless/driftless/internal/redact"
 )
 
 // applyStream reads `terraform apply -json` output line by line: it reports
@@ -16,6 +18,7 @@ import (
 // message, and takes the outputs from the final "outputs" message.
 type applyStream struct {
 	obs     appliers.Observer
+	red     *redact.Redactor // masks the observer's steps
 	buf     bytes.Buffer
 	diags   []string
 	outputs map[string]appliers.Output
@@ -82,7 +85,7 @@ func (s *applyStream) line(line []byte) {
 	switch m.Type {
 	case "apply_complete", "apply_errored":
 		if s.obs != nil && m.Message != "" {
-			s.obs.Step(m.Message)
+			s.obs.Step(s.red.String(m.Message))
 		}
 	case "diagnostic":
 		if d := m.Diagnostic; d != nil && d.Severity == "error" {
@@ -117,4 +120,18 @@ func joinDiagnostics(err error, diags []string) error {
 		return err
 	}
 	return fmt.Errorf("%s\n%w", strings.Join(diags, "\n\n"), err)
+}
+
+// lineLogger logs each line written to it at debug level (a redact.Writer
+// hands it one masked line per Write).
+type lineLogger struct {
+	log    *slog.Logger
+	stream string
+}
+
+func (l lineLogger) Write(p []byte) (int, error) {
+	if line := strings.TrimRight(string(p), "\r\n"); strings.TrimSpace(line) != "" {
+		l.log.Debug("terraform output", "stream", l.stream, "line", line)
+	}
+	return len(p), nil
 }

@@ -12,6 +12,7 @@ import (
 	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/driftless/driftless/appliers"
+	"github.com/driftless/driftless/internal/redact"
 )
 
 func TestSummary(t *testing.T) {
@@ -88,7 +89,7 @@ func TestPlanChangesAndID(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
-	red := newRedactor(map[string]string{"AWS_SECRET_ACCESS_KEY": "s3cr3tvalue", "AWS_REGION": "us-east-1"})
+	red := redact.New(envSecrets(nil, map[string]string{"AWS_SECRET_ACCESS_KEY": "s3cr3tvalue", "AWS_REGION": "us-east-1"})...)
 	tests := []struct {
 		name      string
 		err       error
@@ -103,7 +104,7 @@ func TestClassify(t *testing.T) {
 		{name: "config", err: errors.New("exit status 1\n\nError: Reference to undeclared resource\n\n  on main.tf line 3:\n   3:   input = foo.bar"), stalled: true, contains: "on main.tf line 3"},
 		{name: "missing var", err: errors.New("exit status 1\n\nError: No value for required variable\n\n  on main.tf line 1:"), stalled: true},
 		{name: "exec failure", err: errors.New("fork/exec /usr/bin/terraform: no such file"), transient: true},
-		{name: "secret redacted", err: errors.New("exit status 1\n\nError: bad key s3cr3tvalue in request"), stalled: true, contains: "bad key (redacted)"},
+		{name: "secret redacted", err: errors.New("exit status 1\n\nError: bad key s3cr3tvalue in request"), stalled: true, contains: "bad key [redacted]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -95,21 +95,40 @@ func newLogger(w io.Writer, red *redact.Redactor, lvl slog.Level) *slog.Logger {
 	return slog.New(red.Handler(h))
 }
 
-// secretsOf lists the secret values of a config, for redaction.
+// awsSecretEnv are the AWS credentials of the controller's environment;
+// they reach Terraform (AWS_* is on its allow-list) and the AWS SDK.
+var awsSecretEnv = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+
+// secretsOf lists the secret values of a config, for redaction: the API,
+// Slack and Git tokens, webhook secrets, the NATS URL and the credentials
+// in it and in repo URLs, every terraform.env value, and the AWS
+// credentials of the environment.
 func secretsOf(cfg *config.Config) []string {
 	s := []string{cfg.APIToken.Value(), cfg.NATS.URL.Value()}
+	s = append(s, redact.URLCredentials(cfg.NATS.URL.Value())...)
 	if cfg.Slack != nil {
 		s = append(s, cfg.Slack.Token.Value())
 	}
 	for _, r := range cfg.Repos {
 		s = append(s, r.Auth.Token.Value(), r.WebhookSecret.Value())
+		s = append(s, redact.URLCredentials(r.URL)...)
+	}
+	for _, v := range cfg.Terraform.Env {
+		s = append(s, v)
+	}
+	for _, k := range awsSecretEnv {
+		s = append(s, os.Getenv(k))
 	}
 	return s
 }
 
+// newRedactor returns the process's one redactor, fed every secret of cfg;
+// the components it is handed add what they learn.
+func newRedactor(cfg *config.Config) *redact.Redactor { return redact.New(secretsOf(cfg)...) }
+
 // startDaemon wires the controller from cfg and starts it.
 func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl slog.Level) (*daemon, error) {
-	red := redact.New(secretsOf(cfg)...)
+	red := newRedactor(cfg)
 	log := newLogger(logw, red, lvl).With("instance", cfg.Instance)
 	ctx, cancel := context.WithCancel(parent)
 	d := &daemon{log: log, cfg: cfg, cancel: cancel, errs: make(chan error, 4)}
@@ -149,7 +168,7 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 	if err != nil {
 		return fail(err)
 	}
-	as, err := buildAppliers(ctx, cfg, log)
+	as, err := buildAppliers(ctx, cfg, red, log)
 	if err != nil {
 		return fail(err)
 	}
@@ -157,11 +176,11 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 	for _, rc := range cfg.Repos {
 		src, err := sources.Open(ctx, sources.Config{Name: rc.Name, URL: rc.URL, Branch: rc.Branch,
 			Auth: sources.Auth{Token: rc.Auth.Token.Value(), Username: rc.Auth.Username, SSHKeyFile: rc.Auth.SSHKeyFile, KnownHostsFile: rc.Auth.KnownHostsFile},
-			Dir:  filepath.Join(cfg.StateDir, "git", rc.Name)}, log)
+			Dir:  filepath.Join(cfg.StateDir, "git", rc.Name), Redactor: red}, log)
 		if err != nil {
 			return fail(fmt.Errorf("repo %q: %w", rc.Name, err))
 		}
-		repos = append(repos, reconciler.Repo{Name: rc.Name, URL: publicURL(rc.URL), Path: rc.Path,
+		repos = append(repos, reconciler.Repo{Name: rc.Name, URL: redact.PublicURL(rc.URL), Path: rc.Path,
 			Interval: rc.Interval, DriftInterval: rc.DriftInterval, Source: src})
 	}
 	leases, err := reconciler.OpenLeases(ctx, js, replicas)
@@ -262,7 +281,7 @@ func (d *daemon) shutdown() {
 }
 
 // buildAppliers wires the three targets explicitly: no registry.
-func buildAppliers(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]appliers.Applier, error) {
+func buildAppliers(ctx context.Context, cfg *config.Config, red *redact.Redactor, log *slog.Logger) ([]appliers.Applier, error) {
 	tf, err := terraform.New(terraform.Config{
 		Binary: cfg.Terraform.Binary, PluginMirror: cfg.Terraform.PluginMirror,
 		WorkDir: filepath.Join(cfg.StateDir, "terraform"), PluginCache: filepath.Join(cfg.StateDir, "plugin-cache"),
@@ -271,6 +290,7 @@ func buildAppliers(ctx context.Context, cfg *config.Config, log *slog.Logger) ([
 		// the TTL; Terraform is killed by the TTL, before another replica may
 		// take the app over (after the TTL and a grace period).
 		WaitDelay: cfg.LeaseTTL / 2,
+		Redactor:  red,
 	}, log.With("applier", "terraform"))
 	if err != nil {
 		return nil, err
@@ -307,19 +327,7 @@ func slackOptions(cfg *config.Config, red *redact.Redactor) slack.Options {
 		o.Routes = append(o.Routes, slack.Route{Events: r.Events, Channel: r.Channel})
 	}
 	for _, r := range cfg.Repos {
-		o.RepoURLs[r.Name] = publicURL(r.URL)
+		o.RepoURLs[r.Name] = redact.PublicURL(r.URL)
 	}
 	return o
-}
-
-// publicURL strips credentials from a repo URL so it can appear in events.
-func publicURL(u string) string {
-	scheme, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return u
-	}
-	if at := strings.Index(rest, "@"); at >= 0 && (strings.Index(rest, "/") < 0 || at < strings.Index(rest, "/")) {
-		rest = rest[at+1:]
-	}
-	return scheme + "://" + rest
 }

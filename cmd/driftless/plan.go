@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/driftless/driftless/internal/config"
-	"github.com/driftless/driftless/internal/redact"
 	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/notify"
 	"github.com/driftless/driftless/reconciler"
@@ -40,13 +39,13 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	red := redact.New(secretsOf(cfg)...)
+	red := newRedactor(cfg)
 	log := newLogger(stderr, red, slog.LevelWarn)
 	wantRepo, wantApp := "", ""
 	if len(pos) == 1 {
 		wantRepo, wantApp, _ = strings.Cut(pos[0], "/")
 	}
-	as, err := buildAppliers(ctx, cfg, log)
+	as, err := buildAppliers(ctx, cfg, red, log)
 	if err != nil {
 		return err
 	}
@@ -57,7 +56,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		src, err := sources.Open(ctx, sources.Config{Name: rc.Name, URL: rc.URL, Branch: rc.Branch,
 			Auth: sources.Auth{Token: rc.Auth.Token.Value(), Username: rc.Auth.Username, SSHKeyFile: rc.Auth.SSHKeyFile, KnownHostsFile: rc.Auth.KnownHostsFile},
-			Dir:  filepath.Join(cfg.StateDir, "git", rc.Name)}, log)
+			Dir:  filepath.Join(cfg.StateDir, "git", rc.Name), Redactor: red}, log)
 		if err != nil {
 			return fmt.Errorf("repo %q: %w", rc.Name, err)
 		}

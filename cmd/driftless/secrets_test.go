@@ -17,6 +17,8 @@ import (
 
 	"github.com/slack-go/slack/slacktest"
 
+	"github.com/driftless/driftless/internal/config"
+	"github.com/driftless/driftless/internal/redact"
 	"github.com/driftless/driftless/internal/testenv"
 )
 
@@ -161,8 +163,8 @@ repo "other" {
 	}
 	evs := h.events()
 	failed := filter(evs, "deploy.failed", "platform/leaky")[0]
-	// Masked by the Terraform applier (its own "(redacted)") or by the
-	// daemon's scrubber ("[redacted]").
+	// Masked by the daemon's one redactor ("[redacted]"; the Terraform
+	// applier once had its own "(redacted)").
 	if !regexp.MustCompile(`the key is [\[(]redacted[\])]`).MatchString(failed.Data.Error) {
 		t.Errorf("deploy.failed error = %q, want the stack's output with the secret masked", failed.Data.Error)
 	}
@@ -217,6 +219,30 @@ repo "other" {
 				lo, hi := max(0, i-200), min(len(o), i+len(secret)+100)
 				t.Errorf("secret %s leaked in %s: …%s…", name, what, o[lo:hi])
 			}
+		}
+	}
+}
+
+// TestNewRedactorKnowsEverySecret checks that the daemon's one redactor is
+// fed every secret of the config, the credentials in its URLs, every
+// terraform.env value whatever its name, and the AWS credentials of the
+// environment.
+func TestNewRedactorKnowsEverySecret(t *testing.T) {
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "aws-env-SECRET-1")
+	t.Setenv("AWS_SESSION_TOKEN", "aws-env-SESSION-2")
+	cfg := &config.Config{
+		APIToken: "api-SECRET-3",
+		NATS:     config.NATSConfig{URL: "nats://natsuser:nats-PASS-4@h1:4222,nats://tok-SECRET-5@h2:4222"},
+		Terraform: config.TerraformConfig{Env: config.EnvVars{
+			"DB_PASS": "db-PASS-6", "MYSQL_PWD": "mysql-PWD-7", "DATABASE_URL": "postgres://u:db-url-PASS-8@db/x"}},
+		Repos: []config.RepoConfig{{Name: "p", URL: "https://bot:repo-url-PASS-9@git.example.test/p.git",
+			Auth: config.AuthConfig{Token: "ghp_SECRET-10"}, WebhookSecret: "hook-SECRET-11"}},
+	}
+	red := newRedactor(cfg)
+	for _, s := range []string{"aws-env-SECRET-1", "aws-env-SESSION-2", "api-SECRET-3", "nats-PASS-4", "tok-SECRET-5",
+		"db-PASS-6", "mysql-PWD-7", "postgres://u:db-url-PASS-8@db/x", "db-url-PASS-8", "repo-url-PASS-9", "ghp_SECRET-10", "hook-SECRET-11"} {
+		if got := red.String("<" + s + ">"); got != "<"+redact.Mask+">" {
+			t.Errorf("the daemon's redactor does not mask %q: %q", s, got)
 		}
 	}
 }

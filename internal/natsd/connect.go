@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/driftless/driftless/internal/redact"
 )
 
 // Backoff bounds for the first connect and for reconnects.
@@ -32,9 +32,9 @@ func Connect(ctx context.Context, url string, name string, log *slog.Logger) (*n
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	red := RedactURL(url)
-	secrets := urlSecrets(url)
-	log = log.With("component", "nats", "url", red)
+	red := redact.New(redact.URLCredentials(url)...)
+	shown := redact.URL(url)
+	log = log.With("component", "nats", "url", shown)
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -43,17 +43,17 @@ func Connect(ctx context.Context, url string, name string, log *slog.Logger) (*n
 		nats.CustomReconnectDelay(func(attempts int) time.Duration { return backoff(attempts) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
-				log.Warn("NATS disconnected", "error", redactText(err.Error(), secrets))
+				log.Warn("NATS disconnected", "error", red.String(err.Error()))
 			} else {
 				log.Info("NATS disconnected")
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			log.Info("NATS reconnected", "server", RedactURL(nc.ConnectedUrl()))
+			log.Info("NATS reconnected", "server", redact.URL(nc.ConnectedUrl()))
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { log.Debug("NATS connection closed") }),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			attrs := []any{"error", redactText(err.Error(), secrets)}
+			attrs := []any{"error", red.String(err.Error())}
 			if sub != nil {
 				attrs = append(attrs, "subject", sub.Subject)
 			}
@@ -66,12 +66,12 @@ func Connect(ctx context.Context, url string, name string, log *slog.Logger) (*n
 			js, err := jetstream.New(nc)
 			if err != nil {
 				nc.Close()
-				return nil, nil, fmt.Errorf("natsd: jetstream on %s: %s", red, redactText(err.Error(), secrets))
+				return nil, nil, fmt.Errorf("natsd: jetstream on %s: %s", shown, red.String(err.Error()))
 			}
-			log.Debug("NATS connected", "server", RedactURL(nc.ConnectedUrl()))
+			log.Debug("NATS connected", "server", redact.URL(nc.ConnectedUrl()))
 			return nc, js, nil
 		}
-		cerr := &connectError{url: red, msg: redactText(err.Error(), secrets), cause: err}
+		cerr := &connectError{url: shown, msg: red.String(err.Error()), cause: red.Error(err)}
 		if attempt == 1 {
 			log.Warn("NATS connect failed, retrying", "error", cerr.msg)
 		}
@@ -83,8 +83,9 @@ func Connect(ctx context.Context, url string, name string, log *slog.Logger) (*n
 	}
 }
 
-// connectError carries a redacted message. Unwrap gives the nats error for
-// errors.Is (e.g. nats.ErrNoServers); Error never shows credentials.
+// connectError carries a redacted message. Unwrap gives the nats error,
+// redacted, for errors.Is (e.g. nats.ErrNoServers); neither Error nor
+// errors.As shows credentials.
 type connectError struct {
 	url, msg string
 	cause    error
@@ -105,75 +106,4 @@ func backoff(attempt int) time.Duration {
 		return d - j
 	}
 	return min(d+j, maxBackoff)
-}
-
-// RedactURL replaces the user info of every URL in s (a single URL or a
-// comma-separated list) with "redacted", so user:pass@ and token@ never
-// reach a log line or an error.
-func RedactURL(s string) string {
-	parts := strings.Split(s, ",")
-	for i, p := range parts {
-		parts[i] = redactOne(strings.TrimSpace(p))
-	}
-	return strings.Join(parts, ",")
-}
-
-func redactOne(s string) string {
-	u, err := url.Parse(s)
-	if err == nil && u.Host != "" {
-		if u.User == nil {
-			return s
-		}
-		u.User = url.User("redacted")
-		return u.String()
-	}
-	// Unparseable or scheme-less: cut anything before the last '@'.
-	if i := strings.LastIndex(s, "@"); i >= 0 {
-		pre := ""
-		if j := strings.Index(s, "://"); j >= 0 && j < i {
-			pre = s[:j+3]
-		}
-		return pre + "redacted@" + s[i+1:]
-	}
-	return s
-}
-
-// urlSecrets lists the user names, passwords and tokens found in s.
-func urlSecrets(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		p = strings.TrimSpace(p)
-		u, err := url.Parse(p)
-		if err == nil && u.User != nil {
-			if n := u.User.Username(); n != "" {
-				out = append(out, n)
-			}
-			if pw, ok := u.User.Password(); ok && pw != "" {
-				out = append(out, pw)
-			}
-			continue
-		}
-		if i := strings.LastIndex(p, "@"); i >= 0 {
-			ui := p[:i]
-			if j := strings.Index(ui, "://"); j >= 0 {
-				ui = ui[j+3:]
-			}
-			for _, x := range strings.SplitN(ui, ":", 2) {
-				if x != "" {
-					out = append(out, x)
-				}
-			}
-		}
-	}
-	return out
-}
-
-// redactText removes every secret from s.
-func redactText(s string, secrets []string) string {
-	for _, x := range secrets {
-		if len(x) >= 3 {
-			s = strings.ReplaceAll(s, x, "redacted")
-		}
-	}
-	return s
 }

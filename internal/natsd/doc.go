@@ -8,5 +8,5 @@
 //
 // Connect dials one server or a comma-separated cluster list, reconnects
 // forever with backoff and logs disconnects and reconnects. Credentials in a
-// URL (user:pass@ or token@) never appear in logs or errors: see RedactURL.
+// URL (user:pass@ or token@) never appear in logs or errors: see redact.URL.
 package natsd

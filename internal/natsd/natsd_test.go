@@ -1,6 +1,7 @@
 package natsd_test
 
 import (
+	"github.com/driftless/driftless/internal/redact"
 	"github.com/driftless/driftless/internal/testenv"
 
 	"context"
@@ -94,15 +95,15 @@ func TestStartRequiresStoreDir(t *testing.T) {
 func TestRedactURL(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"nats://127.0.0.1:4222", "nats://127.0.0.1:4222"},
-		{"nats://alice:s3cret@host:4222", "nats://redacted@host:4222"},
-		{"nats://tok3n@host:4222", "nats://redacted@host:4222"},
-		{"nats://a:p1@h1:4222, nats://a:p1@h2:4222", "nats://redacted@h1:4222,nats://redacted@h2:4222"},
-		{"alice:s3cret@host:4222", "redacted@host:4222"},
-		{"tls://u:p%40ss@host", "tls://redacted@host"},
+		{"nats://alice:s3cret@host:4222", "nats://[redacted]@host:4222"},
+		{"nats://tok3n@host:4222", "nats://[redacted]@host:4222"},
+		{"nats://a:p1@h1:4222, nats://a:p1@h2:4222", "nats://[redacted]@h1:4222,nats://[redacted]@h2:4222"},
+		{"alice:s3cret@host:4222", "[redacted]@host:4222"},
+		{"tls://u:p%40ss@host", "tls://[redacted]@host"},
 	}
 	for _, tt := range tests {
-		if got := natsd.RedactURL(tt.in); got != tt.want {
-			t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := redact.URL(tt.in); got != tt.want {
+			t.Errorf("redact.URL(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
@@ -135,7 +136,7 @@ func TestConnectErrorHidesCredentials(t *testing.T) {
 			t.Errorf("log leaks %q: %s", secret, logs.String())
 		}
 	}
-	if !strings.Contains(err.Error(), "redacted@127.0.0.1") {
+	if !strings.Contains(err.Error(), "[redacted]@127.0.0.1") {
 		t.Errorf("error does not name the redacted URL: %v", err)
 	}
 }

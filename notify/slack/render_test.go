@@ -53,14 +53,18 @@ func TestSlackScrubbing(t *testing.T) {
 	}
 }
 
-// TestSlackScrubbingBareUserinfo is the case the notifier's own scrubber
-// covered and internal/redact does not (yet): a URL user without a password
-// (ssh://git@host, or a token used as the user, https://TOKEN@host).
+// TestSlackScrubbingBareUserinfo: a URL user without a password
+// (ssh://git@host, or a token used as the user, https://TOKEN@host) is
+// masked, as the notifier's own scrubber did before internal/redact.
 func TestSlackScrubbingBareUserinfo(t *testing.T) {
 	o := RenderOptions{Scrub: redact.New().String}
-	in, want := "ssh://git@host/x and mail a@b.c", "ssh://[redacted]@host/x and mail a@b.c"
-	if got := o.clean(in); got != want {
-		t.Skipf("internal/redact masks only user:password@ in URLs: clean(%q) = %q, want %q", in, got, want)
+	for in, want := range map[string]string{
+		"ssh://git@host/x and mail a@b.c":      "ssh://[redacted]@host/x and mail a@b.c",
+		"https://ghp_abc123@github.com/acme/x": "https://[redacted]@github.com/acme/x",
+	} {
+		if got := o.clean(in); got != want {
+			t.Errorf("clean(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
