@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/driftless/driftless/internal/kv"
 	"github.com/driftless/driftless/internal/metrics"
 )
 
@@ -43,15 +44,19 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 		cfg.Duplicates = DefaultDuplicates
 	}
 	cfg.Duplicates = min(max(cfg.Duplicates, minDuplicates), cfg.MaxAge)
-	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        Stream,
-		Description: "driftless events (CloudEvents JSON)",
-		Subjects:    []string{SubjectPrefix + ".>"},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		Replicas:    cfg.Replicas,
-		MaxAge:      cfg.MaxAge,
-		Duplicates:  cfg.Duplicates,
+	var s jetstream.Stream
+	err := kv.Retry(ctx, func(ctx context.Context) (err error) {
+		s, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:        Stream,
+			Description: "driftless events (CloudEvents JSON)",
+			Subjects:    []string{SubjectPrefix + ".>"},
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			Replicas:    cfg.Replicas,
+			MaxAge:      cfg.MaxAge,
+			Duplicates:  cfg.Duplicates,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("notify: ensure stream %s: %w", Stream, err)

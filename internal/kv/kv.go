@@ -58,11 +58,34 @@ func Open(ctx context.Context, js jetstream.JetStream, name string, opts Options
 	if opts.LimitMarkerTTL {
 		cfg.LimitMarkerTTL = markerTTL
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
+	var kv jetstream.KeyValue
+	err := Retry(ctx, func(ctx context.Context) (err error) {
+		kv, err = js.CreateOrUpdateKeyValue(ctx, cfg)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("kv: open %s: %w", name, err)
 	}
 	return &Bucket{kv: kv, js: js, name: name}, nil
+}
+
+// Retry runs fn, each attempt with its own 10 s timeout, until it succeeds,
+// ctx ends or a minute has passed. Creating replicated streams and buckets
+// on a cluster that is still forming, or that several replicas start on at
+// once, can time out and succeed on the next attempt.
+func Retry(ctx context.Context, fn func(ctx context.Context) error) error {
+	deadline := time.Now().Add(time.Minute)
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := fn(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		if err := sleepCtx(ctx, time.Duration(min(attempt, 10))*200*time.Millisecond); err != nil {
+			return err
+		}
+	}
 }
 
 // Name is the bucket name.
