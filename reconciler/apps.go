@@ -21,10 +21,6 @@ import (
 	"github.com/driftless/driftless/state"
 )
 
-// ApprovalRequirer is implemented by specs that can require a person's
-// approval before their plan is applied (stack auto_apply = false).
-type ApprovalRequirer interface{ ApprovalRequired() bool }
-
 // outcome of one app's reconcile, for its dependents.
 type outcome int
 
@@ -239,7 +235,7 @@ func (c *Controller) deploy(ctx context.Context, rs *repoState, rev *sources.Rev
 	ready := base
 	ready.Summary, ready.Changes, ready.PlanID = plan.Summary, plan.Changes, plan.ID
 	c.opt.Events.Emit(ctx, notify.CatPlan, notify.ActReady, ready)
-	if ar, ok := spec.(ApprovalRequirer); ok && ar.ApprovalRequired() && reason != state.ReasonRollback {
+	if ar, ok := spec.(appliers.ApprovalRequirer); ok && ar.ApprovalRequired() && reason != state.ReasonRollback {
 		c.setPending(repo, app.Name, &pendingPlan{plan: plan, req: req, specHash: hash, rev: rev})
 		log.Info("plan awaits approval", "summary", plan.Summary, "plan_id", plan.ID)
 		c.save(ctx, st, func(s *state.AppState) {

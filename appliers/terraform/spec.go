@@ -44,7 +44,10 @@ type Spec struct {
 	Unknown []string `json:"unknown,omitempty"`
 }
 
-var _ appliers.Spec = (*Spec)(nil)
+var (
+	_ appliers.Spec             = (*Spec)(nil)
+	_ appliers.ApprovalRequirer = (*Spec)(nil)
+)
 
 // Inputs returns the stack directory, the var files and the local module
 // directories.
