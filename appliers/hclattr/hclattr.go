@@ -55,6 +55,10 @@ type Messages struct {
 	Type func(name, what string, err error) Problem
 	// Null: a null value. Default: nil, a null attribute counts as absent.
 	Null func(name string) *Problem
+	// Unknown: a value not known yet. Default: nil, the attribute is
+	// listed by Unknown and its target left alone; set it for attributes
+	// that must be known when the manifest is read.
+	Unknown func(name string) *Problem
 	// Duration: a string that is not a duration. Default: "Invalid
 	// duration", `NAME: "S" is not a duration like "90s" or "10m"`.
 	Duration func(name, s string) Problem
@@ -134,13 +138,19 @@ func (d *Decoder) Value(attr *hcl.Attribute) (cty.Value, bool) {
 		return cty.NilVal, false
 	}
 	if !v.IsWhollyKnown() {
+		if d.msg.Unknown != nil {
+			if p := d.msg.Unknown(attr.Name); p != nil {
+				d.problem(attr, *p)
+				return cty.NilVal, false
+			}
+		}
 		d.unknown = append(d.unknown, attr.Name)
 		return cty.NilVal, false
 	}
 	if v.IsNull() {
 		if d.msg.Null != nil {
 			if p := d.msg.Null(attr.Name); p != nil {
-				d.Errorf(attr.Expr.Range(), p.Summary, "%s", p.Detail)
+				d.problem(attr, *p)
 			}
 		}
 		return cty.NilVal, false
@@ -218,7 +228,8 @@ func (d *Decoder) check(attr *hcl.Attribute, a Attr, elem reflect.Value) bool {
 }
 
 func (d *Decoder) problem(attr *hcl.Attribute, p Problem) {
-	d.Errorf(attr.Expr.Range(), p.Summary, "%s", p.Detail)
+	d.diags = append(d.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: p.Summary, Detail: p.Detail,
+		Subject: attr.Expr.Range().Ptr(), Expression: attr.Expr, EvalContext: d.eval})
 }
 
 func what(a Attr, ty cty.Type) string {
