@@ -75,7 +75,7 @@ func (a *Applier) Decode(dc appliers.DecodeContext, body hcl.Body) (appliers.Spe
 		Attrs: []hclattr.Attr{
 			{Name: "cluster", Required: true, Into: &s.Cluster, What: "a string", Check: notEmpty("Invalid cluster", &s.Cluster)},
 			{Name: "service", Into: &s.Service, What: "a string", Check: notEmpty("Invalid service", &s.Service)},
-			{Name: "images", Into: &s.Images, What: "a map of strings", Check: func(attr *hcl.Attribute) *hclattr.Problem {
+			{Name: "images", Into: &s.Images, What: "a map of strings", NullAsEmpty: true, Check: func(attr *hcl.Attribute) *hclattr.Problem {
 				for _, k := range slices.Sorted(maps.Keys(s.Images)) {
 					if s.Images[k] == "" {
 						return hclattr.Problemf("Invalid value", "%s[%q] must not be empty", attr.Name, k)
@@ -90,7 +90,7 @@ func (a *Applier) Decode(dc appliers.DecodeContext, body hcl.Body) (appliers.Spe
 				}
 				return nil
 			}},
-			{Name: "alarms", Into: &s.Alarms, What: "a list of strings", Check: noEmptyElements(&s.Alarms)},
+			{Name: "alarms", Into: &s.Alarms, What: "a list of strings", NullAsEmpty: true, Check: noEmptyElements(&s.Alarms)},
 			{Name: "bake_time", Into: &bake, What: "a string", Check: func(*hcl.Attribute) *hclattr.Problem {
 				if bake < 0 {
 					return hclattr.Problemf("Invalid duration", "bake_time must not be negative")
@@ -182,8 +182,8 @@ func (d *decoder) count(attr *hcl.Attribute, c cty.Value) *int32 {
 func (d *decoder) network(blk *hcl.Block) *Network {
 	n := &Network{}
 	d.Content(blk.Body, hclattr.Schema{Attrs: []hclattr.Attr{
-		{Name: "subnets", Required: true, Into: &n.Subnets, What: "a list of strings", Check: noEmptyElements(&n.Subnets)},
-		{Name: "security_groups", Into: &n.SecurityGroups, What: "a list of strings", Check: noEmptyElements(&n.SecurityGroups)},
+		{Name: "subnets", Required: true, Into: &n.Subnets, What: "a list of strings", NullAsEmpty: true, Check: noEmptyElements(&n.Subnets)},
+		{Name: "security_groups", Into: &n.SecurityGroups, What: "a list of strings", NullAsEmpty: true, Check: noEmptyElements(&n.SecurityGroups)},
 		{Name: "assign_public_ip", Into: &n.AssignPublicIP, What: "a bool"},
 	}})
 	return n

@@ -27,6 +27,10 @@ type Attr struct {
 	// What names the expected type in messages, e.g. "a list of strings";
 	// default: the type's friendly name.
 	What string
+	// NullAsEmpty reads null elements of a list or map of strings as
+	// empty strings, so that a Check rejecting empty elements rejects
+	// null ones with the same words; otherwise they are a type error.
+	NullAsEmpty bool
 	// Check validates the decoded value (Into is already set). A problem
 	// is reported at the attribute's expression and Into is reset to its
 	// zero value.
@@ -207,7 +211,10 @@ func (d *Decoder) Decode(attr *hcl.Attribute, a Attr) bool {
 		elem.SetInt(int64(dur))
 		return d.check(attr, a, elem)
 	}
-	if err := gocty.FromCtyValue(nullStringsEmpty(c), a.Into); err != nil {
+	if a.NullAsEmpty {
+		c = nullStringsEmpty(c)
+	}
+	if err := gocty.FromCtyValue(c, a.Into); err != nil {
 		d.problem(attr, d.msg.Type(a.Name, what(a, ty), err))
 		elem.SetZero()
 		return false

@@ -46,7 +46,7 @@ checked = "bad"
 		{Name: "name", Required: true, Into: &name},
 		{Name: "on", Into: &on},
 		{Name: "n", Into: &n},
-		{Name: "list", Into: &list},
+		{Name: "list", Into: &list, NullAsEmpty: true},
 		{Name: "m", Into: &m},
 		{Name: "dur", Into: &dur},
 		{Name: "raw", Into: &raw},
