@@ -38,8 +38,12 @@ type Outputter interface {
 }
 
 // ApprovalRequirer is implemented by specs that can require a person's
-// approval before their plan is applied (stack auto_apply = false).
-type ApprovalRequirer interface{ ApprovalRequired() bool }
+// approval before their plan is applied (stack auto_apply = false). The
+// reconciler then stops at plan.awaiting_approval until the plan is
+// approved; manual rollbacks skip the gate.
+type ApprovalRequirer interface {
+	ApprovalRequired() bool
+}
 
 // Spec is an app's decoded desired state. It must marshal to JSON
 // deterministically: the reconciler hashes that JSON to notice when a

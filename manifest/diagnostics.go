@@ -9,7 +9,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/driftless/driftless/appliers"
@@ -138,5 +137,3 @@ func OutputValues(outs map[string]appliers.Output) (map[string]cty.Value, error)
 	}
 	return vals, nil
 }
-
-func convertValue(v cty.Value, ty cty.Type) (cty.Value, error) { return convert.Convert(v, ty) }

@@ -12,9 +12,9 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/gocty"
 
 	"github.com/driftless/driftless/appliers"
+	"github.com/driftless/driftless/appliers/hclattr"
 )
 
 // NameRE is what an app name (a block label) must match.
@@ -383,22 +383,21 @@ func (l *Loader) evalContext(tree fs.FS, d *Desired, outputs map[string]map[stri
 	return &hcl.EvalContext{Variables: vars, Functions: Functions(tree)}
 }
 
+// decodeAttr decodes a shared attribute (literal values only) into target.
 func decodeAttr(attr *hcl.Attribute, target any) hcl.Diagnostics {
-	v, diags := attr.Expr.Value(nil)
-	if diags.HasErrors() {
-		return diags
-	}
-	ty, err := gocty.ImpliedType(target)
-	if err == nil {
-		if cv, cerr := convertValue(v, ty); cerr == nil {
-			if err = gocty.FromCtyValue(cv, target); err == nil {
-				return nil
-			}
-		} else {
-			err = cerr
-		}
-	}
-	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid value for " + attr.Name, Detail: err.Error(), Subject: attr.Expr.Range().Ptr()}}
+	d := hclattr.New(nil, sharedMessages)
+	d.Decode(attr, hclattr.Attr{Name: attr.Name, Into: target})
+	return d.Diags()
+}
+
+// sharedMessages word the errors of the attributes every block accepts.
+var sharedMessages = hclattr.Messages{
+	Type: func(name, _ string, err error) hclattr.Problem {
+		return hclattr.Problem{Summary: "Invalid value for " + name, Detail: err.Error()}
+	},
+	Null: func(name string) *hclattr.Problem {
+		return hclattr.Problemf("Invalid value for "+name, "null value is not allowed")
+	},
 }
 
 // dropInRanges removes diagnostics whose subject lies inside one of

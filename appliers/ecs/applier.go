@@ -2,7 +2,6 @@ package ecs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -10,10 +9,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	"github.com/aws/smithy-go"
 
 	"github.com/driftless/driftless/appliers"
 )
+
+// Kind is the manifest block type this applier owns.
+const Kind = "ecs_service"
 
 // API is the part of the ECS API the applier calls; *ecs.Client satisfies it.
 type API interface {
@@ -84,7 +85,7 @@ func New(api API, alarms AlarmAPI, opts Options, log *slog.Logger) *Applier {
 }
 
 // Kind returns "ecs_service".
-func (a *Applier) Kind() string { return "ecs_service" }
+func (a *Applier) Kind() string { return Kind }
 
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -119,36 +120,24 @@ func (a *Applier) remember(td *liveTaskDef, refs ...string) {
 	}
 }
 
-// throttleCodes are AWS error codes worth retrying with backoff.
-var throttleCodes = map[string]bool{
-	"ThrottlingException": true, "Throttling": true, "TooManyRequestsException": true,
-	"RequestLimitExceeded": true, "ServerException": true, "ServiceUnavailable": true,
+// errorClasses classifies ECS and CloudWatch errors: throttling (and
+// ServerException) and network errors are Transient; requests that a retry
+// of the same desired state cannot fix are Stalled.
+var errorClasses = appliers.AWSClassifier{
+	Transient: []string{"ServerException"},
+	Stalled: []string{
+		"ClientException", "InvalidParameterException", "ClusterNotFoundException",
+		"ValidationException", "InvalidParameterValue", "PlatformUnknownException",
+		"PlatformTaskDefinitionIncompatibilityException", "UnsupportedFeatureException",
+		"ServiceNotActiveException", "AccessDeniedException",
+	},
 }
 
-// stalledCodes are AWS error codes that a retry of the same desired state
-// cannot fix.
-var stalledCodes = map[string]bool{
-	"ClientException": true, "InvalidParameterException": true, "ClusterNotFoundException": true,
-	"ValidationException": true, "InvalidParameterValue": true, "PlatformUnknownException": true,
-	"PlatformTaskDefinitionIncompatibilityException": true, "UnsupportedFeatureException": true,
-	"ServiceNotActiveException": true, "AccessDeniedException": true,
-}
-
-// classify wraps an AWS error: throttling becomes appliers.Transient,
-// validation errors appliers.Stalled, anything else stays as it is.
+// classify wraps an AWS error with what was being done and classifies it
+// with errorClasses.
 func classify(err error, format string, args ...any) error {
 	if err == nil {
 		return nil
 	}
-	wrapped := fmt.Errorf(format+": %w", append(args, err)...)
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch {
-		case throttleCodes[ae.ErrorCode()]:
-			return appliers.Transient(wrapped, 0)
-		case stalledCodes[ae.ErrorCode()]:
-			return appliers.Stalled(wrapped)
-		}
-	}
-	return wrapped
+	return errorClasses.Classify(fmt.Errorf(format+": %w", append(args, err)...))
 }

@@ -32,9 +32,14 @@ func (a *Applier) Apply(ctx context.Context, req appliers.Request, plan *applier
 	if err != nil {
 		return nil, err
 	}
-	art, ok := plan.Artifact.(*artifact)
-	if !ok || art == nil {
-		return nil, fmt.Errorf("ecs_service %s: plan was not made by the ecs applier", req.App)
+	// ECS plans are never approved, so never applied after a restart: a
+	// plan without its artifact is one this applier did not make.
+	art, _, err := appliers.PlanArtifact[*artifact](Kind, req.App, plan)
+	if err != nil {
+		return nil, err
+	}
+	if art == nil {
+		return nil, appliers.Stalled(fmt.Errorf("%s %s: %w: the plan has no artifact", Kind, req.App, appliers.ErrForeignPlan))
 	}
 	if !plan.Changed {
 		return &appliers.Result{}, nil

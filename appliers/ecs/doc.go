@@ -49,7 +49,8 @@
 // when desired_count is set); a deleted service is Action "create".
 // Variable values never appear.
 //
-// Errors: throttling is appliers.Transient; invalid task definitions,
-// missing clusters and failed deployments are appliers.Stalled; failed
+// Errors: throttling and network errors are appliers.Transient; invalid
+// task definitions, missing clusters, failed deployments and a plan without
+// an ECS artifact (appliers.ErrForeignPlan) are appliers.Stalled; failed
 // deployments also wrap ErrRollout.
 package ecs

@@ -171,7 +171,7 @@ func (a *Applier) PlanBatch(ctx context.Context, reqs []appliers.Request) ([]*ap
 func specOf(s appliers.Spec) (*Spec, error) {
 	spec, ok := s.(*Spec)
 	if !ok || spec == nil {
-		return nil, fmt.Errorf("not an ecs_service spec: %T", s)
+		return nil, appliers.Stalled(fmt.Errorf("not an ecs_service spec: %T", s))
 	}
 	if len(spec.Unknown) > 0 {
 		return nil, appliers.Stalled(fmt.Errorf("%s not known yet (a referenced output has no value)", strings.Join(spec.Unknown, ", ")))

@@ -134,23 +134,22 @@ func classify(err error) error {
 		}
 		return appliers.Transient(err, after)
 	}
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
-		return err
-	}
-	switch apiErr.ErrorCode() {
-	case "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
-		"ResourceConflictException", "ResourceNotReadyException", "ServiceException",
-		"EC2ThrottledException", "ServiceUnavailable", "InternalFailure":
-		return appliers.Transient(err, 5*time.Second)
-	case "InvalidParameterValueException", "InvalidParameterCombination", "ValidationException",
+	return errorClasses.Classify(err)
+}
+
+// errorClasses classifies Lambda and CloudWatch errors: throttling,
+// conflicting updates and network errors are Transient (retry after 5s);
+// requests that cannot succeed as written are Stalled.
+var errorClasses = appliers.AWSClassifier{
+	Transient: []string{"ResourceConflictException", "ResourceNotReadyException", "ServiceException", "EC2ThrottledException"},
+	Stalled: []string{
+		"InvalidParameterValueException", "InvalidParameterCombination", "ValidationException",
 		"InvalidZipFileException", "CodeStorageExceededException", "CodeVerificationFailedException",
 		"InvalidCodeSignatureException", "RequestTooLargeException", "AccessDeniedException",
 		"AccessDeniedExceptionException", "UnsupportedMediaTypeException", "PreconditionFailedException",
-		"InvalidRuntimeException", "ResourceNotFoundException", "InvalidClientTokenId":
-		return appliers.Stalled(err)
-	}
-	return err
+		"InvalidRuntimeException", "ResourceNotFoundException", "InvalidClientTokenId",
+	},
+	After: 5 * time.Second,
 }
 
 // wrap adds context and classification to an AWS error.

@@ -23,17 +23,17 @@ import (
 // A plan without its artifact (for instance one approved after a restart)
 // is planned again and applied only when the new plan has the same ID.
 func (a *Applier) Apply(ctx context.Context, req appliers.Request, plan *appliers.Plan) (*appliers.Result, error) {
-	if plan == nil {
-		return nil, errors.New("lambda_function: Apply without a plan")
+	art, _, err := appliers.PlanArtifact[*artifact](Kind, req.App, plan)
+	if err != nil {
+		return nil, err
 	}
-	art, ok := plan.Artifact.(*artifact)
-	if !ok || art == nil {
+	if art == nil {
 		p2, art2, err := a.plan(ctx, req)
 		if err != nil {
 			return nil, err
 		}
 		if p2.ID != plan.ID {
-			return nil, appliers.Stalled(fmt.Errorf("lambda_function %s: the function changed since the plan was made; plan again", req.App))
+			return nil, appliers.StalePlan(Kind, req.App, "the function changed since the plan was made; plan again")
 		}
 		art = art2
 	}

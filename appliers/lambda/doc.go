@@ -71,6 +71,8 @@
 // alias.<name>; a deleted function is Action "create". Unlike Plan it
 // checks the alias's version even when $LATEST drifted.
 //
-// Throttling and conflicting updates are Transient errors; invalid
-// parameters, missing resources and access denied are Stalled.
+// Throttling, conflicting updates and network errors are Transient errors;
+// invalid parameters, missing resources, access denied, a plan another
+// applier made (appliers.ErrForeignPlan) and an approved plan that a new
+// plan no longer matches (appliers.ErrStalePlan) are Stalled.
 package lambda

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math/big"
 	"regexp"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -12,6 +12,7 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/driftless/driftless/appliers"
+	"github.com/driftless/driftless/appliers/hclattr"
 )
 
 // Defaults applied by Decode when an attribute is absent. Memory and timeout
@@ -79,13 +80,25 @@ func (s *Spec) CodeSource() string {
 	return ""
 }
 
-var schema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+// attributes are the lambda_function attributes; Decode evaluates each
+// one itself, in the order its checks need.
+var attributes = []hclattr.Attr{
 	{Name: "function_name"}, {Name: "role"},
 	{Name: "image_uri"}, {Name: "zip_dir"}, {Name: "s3_bucket"}, {Name: "s3_key"}, {Name: "s3_object_version"},
 	{Name: "runtime"}, {Name: "handler"}, {Name: "memory_size"}, {Name: "timeout"},
 	{Name: "environment"}, {Name: "description"}, {Name: "architectures"},
 	{Name: "alias"}, {Name: "traffic_steps"}, {Name: "step_interval"}, {Name: "alarms"},
-}}
+}
+
+// messages keep the lambda_function wording of type and null errors.
+var messages = hclattr.Messages{
+	Type: func(name, what string, err error) hclattr.Problem {
+		return hclattr.Problem{Summary: "Invalid value", Detail: fmt.Sprintf("%s: %s expected: %v", name, what, err)}
+	},
+	Null: func(name string) *hclattr.Problem {
+		return hclattr.Problemf("Invalid value", "%s must not be null", name)
+	},
+}
 
 var (
 	functionNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
@@ -94,18 +107,11 @@ var (
 	digitsRE       = regexp.MustCompile(`^[0-9]+$`)
 )
 
-// decoder evaluates attributes one by one, collecting diagnostics and the
-// names of attributes whose values are unknown.
+// decoder is the shared attribute decoder with the lambda_function checks.
 type decoder struct {
-	dc      appliers.DecodeContext
-	attrs   hcl.Attributes
-	diags   hcl.Diagnostics
-	unknown []string
-}
-
-func (d *decoder) errf(rng hcl.Range, summary, format string, args ...any) {
-	d.diags = append(d.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary,
-		Detail: fmt.Sprintf(format, args...), Subject: rng.Ptr()})
+	*hclattr.Decoder
+	dc    appliers.DecodeContext
+	attrs hcl.Attributes
 }
 
 // value evaluates attribute name converted to typ. ok is false when the
@@ -115,25 +121,9 @@ func (d *decoder) value(name string, typ cty.Type) (cty.Value, *hcl.Attribute, b
 	if !present {
 		return cty.NilVal, nil, false
 	}
-	v, diags := attr.Expr.Value(d.dc.Eval)
-	d.diags = append(d.diags, diags...)
-	if diags.HasErrors() {
-		return cty.NilVal, attr, false
-	}
-	if !v.IsWhollyKnown() {
-		d.unknown = append(d.unknown, name)
-		return cty.NilVal, attr, false
-	}
-	if v.IsNull() {
-		d.errf(attr.Expr.Range(), "Invalid value", "%s must not be null", name)
-		return cty.NilVal, attr, false
-	}
-	cv, err := convert.Convert(v, typ)
-	if err != nil {
-		d.errf(attr.Expr.Range(), "Invalid value", "%s: %s expected: %v", name, typ.FriendlyName(), err)
-		return cty.NilVal, attr, false
-	}
-	return cv, attr, true
+	var v cty.Value
+	ok := d.Decode(attr, hclattr.Attr{Name: name, Into: &v, Type: typ})
+	return v, attr, ok
 }
 
 func (d *decoder) str(name string, dst *string) *hcl.Attribute {
@@ -149,10 +139,9 @@ func (d *decoder) int32(name string, dst *int32, lo, hi int64) {
 	if !ok {
 		return
 	}
-	bf := v.AsBigFloat()
-	n, acc := bf.Int64()
-	if acc != big.Exact || n < lo || n > hi {
-		d.errf(attr.Expr.Range(), "Invalid value", "%s must be a whole number from %d to %d", name, lo, hi)
+	n, ok := hclattr.WholeNumber(v, lo, hi)
+	if !ok {
+		d.Errorf(attr.Expr.Range(), "Invalid value", "%s must be a whole number from %d to %d", name, lo, hi)
 		return
 	}
 	*dst = int32(n)
@@ -167,7 +156,7 @@ func (d *decoder) strings(name string) ([]string, *hcl.Attribute) {
 	for it := v.ElementIterator(); it.Next(); {
 		_, e := it.Element()
 		if e.IsNull() {
-			d.errf(attr.Expr.Range(), "Invalid value", "%s must not contain null", name)
+			d.Errorf(attr.Expr.Range(), "Invalid value", "%s must not contain null", name)
 			return nil, attr
 		}
 		out = append(out, e.AsString())
@@ -181,8 +170,9 @@ func (a *Applier) Decode(dc appliers.DecodeContext, body hcl.Body) (appliers.Spe
 }
 
 func decodeSpec(dc appliers.DecodeContext, body hcl.Body) (*Spec, hcl.Diagnostics) {
-	content, diags := body.Content(schema)
-	d := &decoder{dc: dc, attrs: content.Attributes, diags: diags}
+	d := &decoder{Decoder: hclattr.New(dc.Eval, messages), dc: dc}
+	content := d.Content(body, hclattr.Schema{Attrs: attributes})
+	d.attrs = content.Attributes
 	s := &Spec{
 		FunctionName: dc.App,
 		Alias:        DefaultAlias,
@@ -191,13 +181,13 @@ func decodeSpec(dc appliers.DecodeContext, body hcl.Body) (*Spec, hcl.Diagnostic
 		Timeout:      DefaultTimeout,
 	}
 
-	if attr := d.str("function_name", &s.FunctionName); attr != nil && !functionNameRE.MatchString(s.FunctionName) && !d.isUnknown("function_name") {
-		d.errf(attr.Expr.Range(), "Invalid function name", "%q: 1 to 64 letters, digits, '-' or '_'", s.FunctionName)
+	if attr := d.str("function_name", &s.FunctionName); attr != nil && !functionNameRE.MatchString(s.FunctionName) && !d.IsUnknown("function_name") {
+		d.Errorf(attr.Expr.Range(), "Invalid function name", "%q: 1 to 64 letters, digits, '-' or '_'", s.FunctionName)
 	}
 	if attr := d.str("role", &s.Role); attr == nil {
-		d.errf(dc.Block, "Missing role", "lambda_function %q needs a role (an IAM role ARN)", dc.App)
-	} else if s.Role == "" && !d.isUnknown("role") && !hasErrorAt(d.diags, attr) {
-		d.errf(attr.Expr.Range(), "Invalid role", "role must not be empty")
+		d.Errorf(dc.Block, "Missing role", "lambda_function %q needs a role (an IAM role ARN)", dc.App)
+	} else if s.Role == "" && !d.IsUnknown("role") && !hasErrorAt(d.Diags(), attr) {
+		d.Errorf(attr.Expr.Range(), "Invalid role", "role must not be empty")
 	}
 	d.decodeCode(s)
 	d.int32("memory_size", &s.MemorySize, 128, 10240)
@@ -206,43 +196,33 @@ func decodeSpec(dc appliers.DecodeContext, body hcl.Body) (*Spec, hcl.Diagnostic
 	d.str("description", &s.Description)
 	if archs, attr := d.strings("architectures"); attr != nil && archs != nil {
 		if len(archs) != 1 || (archs[0] != "x86_64" && archs[0] != "arm64") {
-			d.errf(attr.Expr.Range(), "Invalid architectures", `architectures must be ["x86_64"] or ["arm64"]`)
+			d.Errorf(attr.Expr.Range(), "Invalid architectures", `architectures must be ["x86_64"] or ["arm64"]`)
 		} else {
 			s.Architectures = archs
 		}
 	}
-	if attr := d.str("alias", &s.Alias); attr != nil && !d.isUnknown("alias") &&
+	if attr := d.str("alias", &s.Alias); attr != nil && !d.IsUnknown("alias") &&
 		(!aliasRE.MatchString(s.Alias) || digitsRE.MatchString(s.Alias)) {
-		d.errf(attr.Expr.Range(), "Invalid alias", "%q: 1 to 128 letters, digits, '-' or '_', not all digits", s.Alias)
+		d.Errorf(attr.Expr.Range(), "Invalid alias", "%q: 1 to 128 letters, digits, '-' or '_', not all digits", s.Alias)
 	}
 	d.decodeSteps(s)
 	var alarmsAttr *hcl.Attribute
 	s.Alarms, alarmsAttr = d.strings("alarms")
 	for _, n := range s.Alarms {
 		if n == "" {
-			d.errf(alarmsAttr.Expr.Range(), "Invalid alarms", "alarm names must not be empty")
+			d.Errorf(alarmsAttr.Expr.Range(), "Invalid alarms", "alarm names must not be empty")
 			break
 		}
 	}
 	if len(s.Alarms) == 0 {
 		s.Alarms = nil
 	} else if _, steps := content.Attributes["traffic_steps"]; !steps {
-		d.diags = append(d.diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Alarms without traffic_steps",
+		d.Append(&hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Alarms without traffic_steps",
 			Detail:  "alarms are checked between traffic_steps only; without traffic_steps the alias moves at once and alarms are not consulted",
 			Subject: alarmsAttr.Expr.Range().Ptr()})
 	}
-	sort.Strings(d.unknown)
-	s.Unknown = d.unknown
-	return s, d.diags
-}
-
-func (d *decoder) isUnknown(name string) bool {
-	for _, n := range d.unknown {
-		if n == name {
-			return true
-		}
-	}
-	return false
+	s.Unknown = slices.Sorted(slices.Values(d.Unknown()))
+	return s, d.Diags()
 }
 
 func hasErrorAt(diags hcl.Diagnostics, attr *hcl.Attribute) bool {
@@ -275,47 +255,47 @@ func (d *decoder) decodeCode(s *Spec) {
 	}
 	switch {
 	case len(sources) == 0 && key == nil:
-		d.errf(d.dc.Block, "Missing code source", "lambda_function %q needs exactly one of image_uri, zip_dir, or s3_bucket with s3_key", d.dc.App)
+		d.Errorf(d.dc.Block, "Missing code source", "lambda_function %q needs exactly one of image_uri, zip_dir, or s3_bucket with s3_key", d.dc.App)
 	case len(sources) > 1:
-		d.errf(sources[1].NameRange, "Conflicting code sources", "%s and %s are both set; give exactly one of image_uri, zip_dir, s3_bucket", sources[0].Name, sources[1].Name)
+		d.Errorf(sources[1].NameRange, "Conflicting code sources", "%s and %s are both set; give exactly one of image_uri, zip_dir, s3_bucket", sources[0].Name, sources[1].Name)
 	}
 	if bucket != nil && key == nil {
-		d.errf(bucket.NameRange, "Missing s3_key", "s3_bucket needs s3_key")
+		d.Errorf(bucket.NameRange, "Missing s3_key", "s3_bucket needs s3_key")
 	}
 	if key != nil && bucket == nil {
-		d.errf(key.NameRange, "Missing s3_bucket", "s3_key needs s3_bucket")
+		d.Errorf(key.NameRange, "Missing s3_bucket", "s3_key needs s3_bucket")
 	}
 	if version != nil && bucket == nil {
-		d.errf(version.NameRange, "Missing s3_bucket", "s3_object_version needs s3_bucket and s3_key")
+		d.Errorf(version.NameRange, "Missing s3_bucket", "s3_object_version needs s3_bucket and s3_key")
 	}
 	for _, a := range []*hcl.Attribute{image, zipAttr, bucket, key, version, runtime, handler} {
-		if a != nil && !d.isUnknown(a.Name) && !hasErrorAt(d.diags, a) && d.emptyString(a) {
-			d.errf(a.Expr.Range(), "Invalid value", "%s must not be empty", a.Name)
+		if a != nil && !d.IsUnknown(a.Name) && !hasErrorAt(d.Diags(), a) && d.emptyString(a) {
+			d.Errorf(a.Expr.Range(), "Invalid value", "%s must not be empty", a.Name)
 		}
 	}
-	if zipAttr != nil && !d.isUnknown("zip_dir") && zipDir != "" {
+	if zipAttr != nil && !d.IsUnknown("zip_dir") && zipDir != "" {
 		if d.dc.Tree == nil {
-			d.errf(zipAttr.Expr.Range(), "Unreadable path", "no repository tree to read %q from", zipDir)
+			d.Errorf(zipAttr.Expr.Range(), "Unreadable path", "no repository tree to read %q from", zipDir)
 		} else {
 			c, diags := appliers.CheckPath(d.dc.Tree, zipDir, appliers.DirPath, zipAttr.Expr.Range())
-			d.diags = append(d.diags, diags...)
+			d.Append(diags...)
 			s.ZipDir = c
 		}
 	}
 	if image != nil {
 		for _, a := range []*hcl.Attribute{runtime, handler} {
 			if a != nil {
-				d.errf(a.NameRange, "Unsupported argument", "%s is not used with image_uri: the image sets its own entry point", a.Name)
+				d.Errorf(a.NameRange, "Unsupported argument", "%s is not used with image_uri: the image sets its own entry point", a.Name)
 			}
 		}
 		return
 	}
 	if zipAttr != nil || bucket != nil {
 		if runtime == nil {
-			d.errf(d.dc.Block, "Missing runtime", "lambda_function %q with zip or S3 code needs runtime (e.g. \"nodejs20.x\")", d.dc.App)
+			d.Errorf(d.dc.Block, "Missing runtime", "lambda_function %q with zip or S3 code needs runtime (e.g. \"nodejs20.x\")", d.dc.App)
 		}
 		if handler == nil {
-			d.errf(d.dc.Block, "Missing handler", "lambda_function %q with zip or S3 code needs handler (e.g. \"index.handler\")", d.dc.App)
+			d.Errorf(d.dc.Block, "Missing handler", "lambda_function %q with zip or S3 code needs handler (e.g. \"index.handler\")", d.dc.App)
 		}
 	}
 }
@@ -339,11 +319,11 @@ func (d *decoder) decodeEnvironment(s *Spec) {
 	env := map[string]string{}
 	for k, e := range v.AsValueMap() {
 		if e.IsNull() {
-			d.errf(attr.Expr.Range(), "Invalid environment", "environment variable %s is null", k)
+			d.Errorf(attr.Expr.Range(), "Invalid environment", "environment variable %s is null", k)
 			continue
 		}
 		if !envKeyRE.MatchString(k) {
-			d.errf(attr.Expr.Range(), "Invalid environment", "%q is not a valid environment variable name", k)
+			d.Errorf(attr.Expr.Range(), "Invalid environment", "%q is not a valid environment variable name", k)
 			continue
 		}
 		env[k] = e.AsString()
@@ -368,13 +348,13 @@ func (d *decoder) decodeSteps(s *Spec) {
 		}
 	}
 	var iv string
-	if attr := d.str("step_interval", &iv); attr != nil && !d.isUnknown("step_interval") && !hasErrorAt(d.diags, attr) {
+	if attr := d.str("step_interval", &iv); attr != nil && !d.IsUnknown("step_interval") && !hasErrorAt(d.Diags(), attr) {
 		dur, err := time.ParseDuration(iv)
 		switch {
 		case err != nil:
-			d.errf(attr.Expr.Range(), "Invalid step_interval", "%q is not a duration (e.g. \"2m\", \"30s\")", iv)
+			d.Errorf(attr.Expr.Range(), "Invalid step_interval", "%q is not a duration (e.g. \"2m\", \"30s\")", iv)
 		case dur <= 0:
-			d.errf(attr.Expr.Range(), "Invalid step_interval", "step_interval must be positive")
+			d.Errorf(attr.Expr.Range(), "Invalid step_interval", "step_interval must be positive")
 		default:
 			s.StepInterval = dur
 		}
@@ -384,7 +364,7 @@ func (d *decoder) decodeSteps(s *Spec) {
 func (d *decoder) checkSteps(s *Spec, attr *hcl.Attribute, v cty.Value, elems []hcl.Expression) {
 	vals := v.AsValueSlice()
 	if len(vals) == 0 {
-		d.errf(attr.Expr.Range(), "Invalid traffic_steps", "traffic_steps must not be empty; omit it to move the alias at once")
+		d.Errorf(attr.Expr.Range(), "Invalid traffic_steps", "traffic_steps must not be empty; omit it to move the alias at once")
 		return
 	}
 	at := func(i int) hcl.Range {
@@ -397,23 +377,23 @@ func (d *decoder) checkSteps(s *Spec, attr *hcl.Attribute, v cty.Value, elems []
 	prev := 0
 	for i, e := range vals {
 		if e.IsNull() {
-			d.errf(at(i), "Invalid traffic_steps", "step %d is null", i+1)
+			d.Errorf(at(i), "Invalid traffic_steps", "step %d is null", i+1)
 			return
 		}
 		n, acc := e.AsBigFloat().Int64()
 		if acc != big.Exact || n < 1 || n > 100 {
-			d.errf(at(i), "Invalid traffic_steps", "step %d: %s is not a whole percentage from 1 to 100", i+1, e.AsBigFloat().Text('g', -1))
+			d.Errorf(at(i), "Invalid traffic_steps", "step %d: %s is not a whole percentage from 1 to 100", i+1, e.AsBigFloat().Text('g', -1))
 			return
 		}
 		if int(n) <= prev {
-			d.errf(at(i), "Invalid traffic_steps", "step %d: %d%% does not increase on the step before (%d%%)", i+1, n, prev)
+			d.Errorf(at(i), "Invalid traffic_steps", "step %d: %d%% does not increase on the step before (%d%%)", i+1, n, prev)
 			return
 		}
 		prev = int(n)
 		steps = append(steps, int(n))
 	}
 	if prev != 100 {
-		d.errf(at(len(vals)-1), "Invalid traffic_steps", "traffic_steps must end at 100, not %d", prev)
+		d.Errorf(at(len(vals)-1), "Invalid traffic_steps", "traffic_steps must end at 100, not %d", prev)
 		return
 	}
 	s.TrafficSteps = steps

@@ -554,8 +554,9 @@ func randomToken() string {
 // plan file is gone (for instance after a restart), it plans again and goes
 // on only if the new plan has the same ID.
 func (a *Applier) Apply(ctx context.Context, req appliers.Request, plan *appliers.Plan) (*appliers.Result, error) {
-	if plan == nil {
-		return nil, errors.New("terraform apply: no plan")
+	art, _, err := appliers.PlanArtifact[*artifact]("stack", req.App, plan)
+	if err != nil {
+		return nil, err
 	}
 	st, spec, unlock, err := a.lockStack(req)
 	if err != nil {
@@ -568,7 +569,6 @@ func (a *Applier) Apply(ctx context.Context, req appliers.Request, plan *applier
 		obs = appliers.NopObserver{}
 	}
 
-	art, _ := plan.Artifact.(*artifact)
 	if art == nil || !fileExists(art.File) {
 		log.Info("saved plan not available; planning again to check it is unchanged", "plan_id", plan.ID)
 		again, err := a.planLocked(ctx, st, req, spec, log)
@@ -578,7 +578,7 @@ func (a *Applier) Apply(ctx context.Context, req appliers.Request, plan *applier
 		art, _ = again.Artifact.(*artifact)
 		if again.ID != plan.ID {
 			os.Remove(art.File)
-			return nil, appliers.Transient(fmt.Errorf("terraform apply: %w: plan %s was approved, the changes now planned differ (%s)", ErrStalePlan, short(plan.ID), again.Summary), 0)
+			return nil, appliers.StalePlan("stack", req.App, fmt.Sprintf("plan %s was approved, the changes now planned differ (%s)", short(plan.ID), again.Summary))
 		}
 	} else if _, err := a.prepare(ctx, st, req, spec, log); err != nil {
 		return nil, err

@@ -42,7 +42,7 @@
 // revision, spec, files and live state give the same ID; an approval bound
 // to an ID approves exactly those changes. Apply carries out the saved plan
 // file; when the file is gone (a restart) it plans again and applies only if
-// the new plan has the same ID, else it fails with ErrStalePlan.
+// the new plan has the same ID, else it fails with ErrStalePlan (Stalled).
 //
 // # Drift
 //
@@ -79,9 +79,11 @@
 //
 // # Errors
 //
-// Failures are classified for the reconciler: a held state lock, a stale
-// plan or a network error is appliers.Transient; an invalid configuration,
-// missing variables or a provider error is appliers.Stalled. Messages carry
+// Failures are classified for the reconciler: a held state lock, a plan
+// Terraform finds stale at apply time or a network error is
+// appliers.Transient; an invalid configuration, missing variables, a
+// provider error, a plan another applier made (appliers.ErrForeignPlan) or
+// an approved plan that a new plan no longer matches is appliers.Stalled. Messages carry
 // the first lines of Terraform's diagnostics, with the values of secret-like
 // environment variables redacted. Sensitive values never appear in summaries
 // or changes.

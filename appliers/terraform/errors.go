@@ -11,10 +11,12 @@ import (
 	"github.com/driftless/driftless/internal/redact"
 )
 
-// ErrStalePlan is wrapped by Apply's error when the saved plan can no longer
-// be applied: the state changed since it was made, or the plan file is gone
-// and a new plan differs. Such an error is Transient: plan again.
-var ErrStalePlan = errors.New("the plan is stale")
+// ErrStalePlan (appliers.ErrStalePlan) is wrapped by Apply's error when the
+// saved plan can no longer be applied. When Terraform finds the state
+// changed since the plan was made, the error is Transient: the retry plans
+// again. When the plan file is gone and a new plan differs from the
+// approved one, it is Stalled, as with every applier.
+var ErrStalePlan = appliers.ErrStalePlan
 
 // ErrUnknownInputs is wrapped by Plan's error when the spec still holds
 // values that depend on outputs not known yet.

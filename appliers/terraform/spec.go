@@ -13,6 +13,7 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/driftless/driftless/appliers"
+	"github.com/driftless/driftless/appliers/hclattr"
 )
 
 // DefaultWorkspace is the workspace a stack uses when none is given.
@@ -44,7 +45,10 @@ type Spec struct {
 	Unknown []string `json:"unknown,omitempty"`
 }
 
-var _ appliers.Spec = (*Spec)(nil)
+var (
+	_ appliers.Spec             = (*Spec)(nil)
+	_ appliers.ApprovalRequirer = (*Spec)(nil)
+)
 
 // Inputs returns the stack directory, the var files and the local module
 // directories.
@@ -239,25 +243,26 @@ func evalValue(dc appliers.DecodeContext, attr *hcl.Attribute) (cty.Value, hcl.D
 	return attr.Expr.Value(dc.Eval)
 }
 
+// messages word the errors of stack attributes that must be known and
+// not null when the manifest is read.
+var messages = hclattr.Messages{
+	Null: func(name string) *hclattr.Problem {
+		return hclattr.Problemf("Missing value", "%s must not be null", name)
+	},
+	Unknown: func(name string) *hclattr.Problem {
+		return hclattr.Problemf("Value not known", "%s must be known when the manifest is read; it cannot depend on another stack's outputs", name)
+	},
+}
+
 // evalAs evaluates attr and converts it to ty; the value must be known and
 // not null.
 func evalAs(dc appliers.DecodeContext, attr *hcl.Attribute, ty cty.Type, what string) (cty.Value, hcl.Diagnostics) {
-	v, diags := evalValue(dc, attr)
-	if diags.HasErrors() {
-		return cty.NilVal, diags
+	d := hclattr.New(dc.Eval, messages)
+	var v cty.Value
+	if !d.Decode(attr, hclattr.Attr{Name: attr.Name, Into: &v, Type: ty, What: what}) {
+		return cty.NilVal, d.Diags()
 	}
-	v, _ = v.UnmarkDeep()
-	if !v.IsWhollyKnown() {
-		return cty.NilVal, append(diags, attrDiag(dc, attr, "Value not known", fmt.Sprintf("%s must be known when the manifest is read; it cannot depend on another stack's outputs", attr.Name)))
-	}
-	if v.IsNull() {
-		return cty.NilVal, append(diags, attrDiag(dc, attr, "Missing value", fmt.Sprintf("%s must not be null", attr.Name)))
-	}
-	c, err := convert.Convert(v, ty)
-	if err != nil {
-		return cty.NilVal, append(diags, attrDiag(dc, attr, "Incorrect attribute value type", fmt.Sprintf("%s must be %s: %v", attr.Name, what, err)))
-	}
-	return c, diags
+	return v, d.Diags()
 }
 
 func evalString(dc appliers.DecodeContext, attr *hcl.Attribute) (string, hcl.Diagnostics) {

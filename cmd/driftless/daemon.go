@@ -13,19 +13,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/driftless/driftless/appliers"
-	"github.com/driftless/driftless/appliers/ecs"
-	"github.com/driftless/driftless/appliers/lambda"
-	"github.com/driftless/driftless/appliers/terraform"
 	"github.com/driftless/driftless/drift"
 	"github.com/driftless/driftless/internal/api"
 	"github.com/driftless/driftless/internal/config"
@@ -278,47 +269,6 @@ func (d *daemon) shutdown() {
 		d.ns.Shutdown()
 	}
 	d.log.Info("driftless stopped")
-}
-
-// buildAppliers wires the three targets explicitly: no registry.
-func buildAppliers(ctx context.Context, cfg *config.Config, red *redact.Redactor, log *slog.Logger) ([]appliers.Applier, error) {
-	tf, err := terraform.New(terraform.Config{
-		Binary: cfg.Terraform.Binary, PluginMirror: cfg.Terraform.PluginMirror,
-		WorkDir: filepath.Join(cfg.StateDir, "terraform"), PluginCache: filepath.Join(cfg.StateDir, "plugin-cache"),
-		Env: cfg.Terraform.Env, AWSRegion: cfg.AWS.Region, AWSEndpoint: cfg.AWS.Endpoint, BaseEnv: os.Environ(),
-		// A replica that stops renewing its lease interrupts Terraform at half
-		// the TTL; Terraform is killed by the TTL, before another replica may
-		// take the app over (after the TTL and a grace period).
-		WaitDelay: cfg.LeaseTTL / 2,
-		Redactor:  red,
-	}, log.With("applier", "terraform"))
-	if err != nil {
-		return nil, err
-	}
-	awsCfg, err := loadAWS(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	return []appliers.Applier{
-		tf,
-		ecs.New(awsecs.NewFromConfig(awsCfg), cloudwatch.NewFromConfig(awsCfg), ecs.Options{}, log.With("applier", "ecs")),
-		lambda.New(awslambda.NewFromConfig(awsCfg), cloudwatch.NewFromConfig(awsCfg), lambda.Options{}, log.With("applier", "lambda")),
-	}, nil
-}
-
-func loadAWS(ctx context.Context, cfg *config.Config) (aws.Config, error) {
-	var opts []func(*awsconfig.LoadOptions) error
-	if cfg.AWS.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(cfg.AWS.Region))
-	}
-	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
-	}
-	if cfg.AWS.Endpoint != "" {
-		ac.BaseEndpoint = aws.String(cfg.AWS.Endpoint)
-	}
-	return ac, nil
 }
 
 func slackOptions(cfg *config.Config, red *redact.Redactor) slack.Options {

@@ -9,10 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/driftless/driftless/appliers"
-	"github.com/driftless/driftless/appliers/ecs"
-	"github.com/driftless/driftless/appliers/lambda"
-	"github.com/driftless/driftless/appliers/terraform"
 	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/sources"
 )
@@ -123,13 +119,4 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// offlineAppliers decode manifests without reaching Terraform or AWS.
-func offlineAppliers() []appliers.Applier {
-	return []appliers.Applier{
-		terraform.NewDecoder(),
-		ecs.New(nil, nil, ecs.Options{}, nil),
-		lambda.New(nil, nil, lambda.Options{}, nil),
-	}
 }
