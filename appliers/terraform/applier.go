@@ -315,11 +315,21 @@ func (a *Applier) init(ctx context.Context, st *stack, tf *tfexec.Terraform, spe
 		opts = append(opts, tfexec.BackendConfig(kv))
 	}
 	start := time.Now()
+	unlock, err := lockPluginCache(ctx, a.cfg.PluginCache)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("terraform init: %w", err)
+		}
+		return appliers.Transient(fmt.Errorf("terraform init: %w", err), installRetry)
+	}
+	waited := time.Since(start)
 	a.inits.Add(1)
-	if err := tf.Init(ctx, opts...); err != nil {
+	err = tf.Init(ctx, opts...)
+	unlock()
+	if err != nil {
 		return classify("init", err, a.red)
 	}
-	log.Info("terraform init done", "reconfigure", reconfigure, "duration_ms", time.Since(start).Milliseconds())
+	log.Info("terraform init done", "reconfigure", reconfigure, "duration_ms", time.Since(start).Milliseconds(), "cache_wait_ms", waited.Milliseconds())
 	_, statErr := os.Stat(filepath.Join(st.tfDir, ".terraform"))
 	b, _ := json.Marshal(initRecord{Fingerprint: fp, Backend: backendFP, DataDir: statErr == nil})
 	return writeFileIfChanged(filepath.Join(st.root, initFile), b)

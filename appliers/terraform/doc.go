@@ -80,11 +80,17 @@
 // # Errors
 //
 // Failures are classified for the reconciler: a held state lock, a stale
-// plan or a network error is appliers.Transient; an invalid configuration,
-// missing variables or a provider error is appliers.Stalled. Messages carry
+// plan, a provider installation or network error is appliers.Transient; an
+// invalid configuration, missing variables or a provider error is appliers.Stalled. Messages carry
 // the first lines of Terraform's diagnostics, with the values of secret-like
 // environment variables redacted. Sensitive values never appear in summaries
 // or changes.
+//
+// # Plugin cache
+//
+// `terraform init`s sharing the plugin cache run one at a time (a mutex per
+// cache dir and an flock on a file in it, for several processes on a host):
+// Terraform's cache is not safe for concurrent installs.
 //
 // # Cancellation
 //

@@ -97,6 +97,8 @@ func classify(op string, err error, red *redactor) error {
 		return appliers.Transient(fmt.Errorf("terraform %s: state lock held: %s", op, msg), lockRetry)
 	case containsAny(raw, staleMarkers):
 		return appliers.Transient(fmt.Errorf("terraform %s: %w: %s", op, ErrStalePlan, msg), 0)
+	case installFailure(raw):
+		return appliers.Transient(fmt.Errorf("terraform %s: %s", op, msg), installRetry)
 	case containsAny(raw, networkMarkers):
 		return appliers.Transient(fmt.Errorf("terraform %s: %s", op, msg), networkRetry)
 	case strings.Contains(raw, "Error: "):
