@@ -75,6 +75,11 @@ type stack struct {
 	root  string // WorkDir/<repo>/<app>
 	tfDir string // root/src/<path>
 	tf    *tfexec.Terraform
+
+	// Under Applier.mu (see driftlock.go): deploys waiting for mu, and
+	// the cancel func of the drift scan holding mu, if one does.
+	waiting     int
+	driftCancel context.CancelCauseFunc
 }
 
 // errDecodeOnly is returned by an applier made with NewDecoder when asked
@@ -185,10 +190,14 @@ func (a *Applier) WorkDirOf(repo, app string) (string, error) {
 	return filepath.Join(a.cfg.WorkDir, r, ap), nil
 }
 
-func (a *Applier) stackFor(req appliers.Request, spec *Spec) (*stack, error) {
+// stackFor finds (or adds) the request's stack and returns it with the
+// Terraform directory the request needs; the caller sets it with setDir once
+// it holds st.mu (a.mu is never held while waiting for st.mu: a long apply
+// of one stack must not hold up the others).
+func (a *Applier) stackFor(req appliers.Request, spec *Spec) (*stack, string, error) {
 	root, err := a.WorkDirOf(req.Repo, req.App)
 	if err != nil {
-		return nil, appliers.Stalled(err)
+		return nil, "", appliers.Stalled(err)
 	}
 	tfDir := filepath.Join(root, srcDir, filepath.FromSlash(spec.Path))
 	a.mu.Lock()
@@ -198,12 +207,15 @@ func (a *Applier) stackFor(req appliers.Request, spec *Spec) (*stack, error) {
 		st = &stack{root: root}
 		a.stacks[root] = st
 	}
-	st.mu.Lock()
+	return st, tfDir, nil
+}
+
+// setDir points the stack at tfDir, dropping the Terraform handle when it
+// moved (st.mu held).
+func (st *stack) setDir(tfDir string) {
 	if st.tfDir != tfDir {
 		st.tfDir, st.tf = tfDir, nil
 	}
-	st.mu.Unlock()
-	return st, nil
 }
 
 func specOf(req appliers.Request) (*Spec, error) {
@@ -394,10 +406,12 @@ func (a *Applier) lockStack(req appliers.Request) (st *stack, spec *Spec, unlock
 	if spec, err = specOf(req); err != nil {
 		return nil, nil, nil, err
 	}
-	if st, err = a.stackFor(req, spec); err != nil {
+	var tfDir string
+	if st, tfDir, err = a.stackFor(req, spec); err != nil {
 		return nil, nil, nil, err
 	}
-	st.mu.Lock()
+	a.lockForDeploy(st)
+	st.setDir(tfDir)
 	return st, spec, st.mu.Unlock, nil
 }
 

@@ -49,8 +49,10 @@
 // Drift (appliers.DriftDetector) tells whether re-applying the stack at the
 // last applied revision would change anything. It syncs the work dir and
 // inits exactly as Plan does (under the same per-stack mutex, so a check
-// never overlaps a Plan or Apply of the stack), runs a normal `plan -out`
-// to a drift-*.tfplan file that is deleted before it returns, and, only
+// never overlaps a Plan or Apply of the stack: it is skipped while one runs
+// or waits, and gives way to one that arrives), runs a normal `plan -out
+// -lock=false` (a plan writes no state; a check never waits for nor blocks
+// a state lock) to a drift-*.tfplan file that is deleted before it returns, and, only
 // when the plan has changes, reads it with `show -json`: a clean stack costs
 // one Terraform command, a drifted one two. Every resource the plan would
 // change is one item: its address, the action (update, replace, create for
