@@ -440,6 +440,7 @@ func (a *Applier) planLocked(ctx context.Context, st *stack, req appliers.Reques
 		opts = append(opts, tfexec.VarFile(f))
 	}
 	start := time.Now()
+	a.recordLockOwner(st, req, "plan")
 	changed, err := a.runPlan(ctx, st, tf, req, spec, opts, log)
 	if err != nil {
 		os.Remove(planFile)
@@ -602,6 +603,7 @@ func (a *Applier) Apply(ctx context.Context, req appliers.Request, plan *applier
 	}
 	start := time.Now()
 	stream := &applyStream{obs: obs}
+	a.recordLockOwner(st, req, "apply")
 	err = tf.ApplyJSON(ctx, stream, tfexec.DirOrPlan(art.File), tfexec.LockTimeout(a.lockTimeout()))
 	tf.SetStdout(nil)
 	stream.flush()

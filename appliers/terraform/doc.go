@@ -81,9 +81,10 @@
 //
 // # Errors
 //
-// Failures are classified for the reconciler: a held state lock, a stale
-// plan, a provider installation or network error is appliers.Transient; an
-// invalid configuration, missing variables or a provider error is appliers.Stalled. Messages carry
+// Failures are classified for the reconciler: a held state lock (a
+// *LockHeldError with the holder's lock info; ForceUnlock clears an
+// orphaned one), a stale plan, a provider installation or network error is
+// appliers.Transient; an invalid configuration, missing variables or a provider error is appliers.Stalled. Messages carry
 // the first lines of Terraform's diagnostics, with the values of secret-like
 // environment variables redacted. Sensitive values never appear in summaries
 // or changes.

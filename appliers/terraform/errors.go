@@ -94,7 +94,7 @@ func classify(op string, err error, red *redactor) error {
 	msg := red.redact(diagnosticText(raw))
 	switch {
 	case containsAny(raw, lockMarkers):
-		return appliers.Transient(fmt.Errorf("terraform %s: state lock held: %s", op, msg), lockRetry)
+		return appliers.Transient(lockHeld(op, raw, msg), lockRetry)
 	case containsAny(raw, staleMarkers):
 		return appliers.Transient(fmt.Errorf("terraform %s: %w: %s", op, ErrStalePlan, msg), 0)
 	case installFailure(raw):
