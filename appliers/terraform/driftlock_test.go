@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -66,11 +67,16 @@ func startHolder(t *testing.T, a *Applier, app, path string) *exec.Cmd {
 	}
 	t.Cleanup(func() { killGroup(cmd) })
 	ready := make(chan struct{})
-	var lines []string
+	var (
+		mu    sync.Mutex
+		lines []string
+	)
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
+			mu.Lock()
 			lines = append(lines, sc.Text())
+			mu.Unlock()
 			if strings.Contains(sc.Text(), "Provisioning with 'local-exec'") {
 				close(ready)
 				break
@@ -83,6 +89,8 @@ func startHolder(t *testing.T, a *Applier, app, path string) *exec.Cmd {
 	case <-ready:
 	case <-time.After(60 * time.Second):
 		killGroup(cmd)
+		mu.Lock()
+		defer mu.Unlock()
 		t.Fatalf("the holder never reached its provisioner: %s", strings.Join(lines, "\n"))
 	}
 	return cmd
@@ -117,10 +125,10 @@ func TestDriftDoesNotWaitForDeploys(t *testing.T) {
 	}
 	killGroup(holder)
 
-	// A deploy in this process holds the stack (and the state lock) for 20 s.
+	// A deploy in this process holds the stack (and the state lock) for 8 s.
 	slow := decodeStack(t, a, repo.Tree(), `stack "locky" {
   path = "infra/locky"
-  vars = { n = "2", sleep = 20 }
+  vars = { n = "2", sleep = 8 }
 }`, nil)
 	dreq := request("locky", "r2", slow, repo.Tree())
 	p := mustPlan(t, a, dreq)
