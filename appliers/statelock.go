@@ -2,6 +2,7 @@ package appliers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -28,6 +29,22 @@ func (e *LockHeldError) Error() string {
 }
 
 func (e *LockHeldError) Unwrap() error { return e.Err }
+
+// StateLock reports the lock.
+func (e *LockHeldError) StateLock() StateLock { return e.Lock }
+
+// LockReporter is implemented by errors that report a state lock held by
+// someone else (LockHeldError, or an applier's own richer type).
+type LockReporter interface{ StateLock() StateLock }
+
+// HeldLock returns the state lock that err, or an error it wraps, reports.
+func HeldLock(err error) (StateLock, bool) {
+	var lr LockReporter
+	if errors.As(err, &lr) {
+		return lr.StateLock(), true
+	}
+	return StateLock{}, false
+}
 
 // LockBreaker is implemented by appliers that can release a lock on an
 // app's state that its holder left behind (terraform force-unlock). The

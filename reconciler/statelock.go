@@ -2,7 +2,6 @@ package reconciler
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/user"
@@ -31,11 +30,11 @@ func lockOwner() string {
 // — a person's terraform apply, another tool, a live replica — is never
 // broken. It reports whether the lock was released.
 func (r *appRun) breakOrphanLock(ctx context.Context, err error) bool {
-	var lh *appliers.LockHeldError
-	if !errors.As(err, &lh) || lh.Lock.ID == "" {
+	lock, held := appliers.HeldLock(err)
+	if !held || lock.ID == "" {
 		return false
 	}
-	lock, dep := lh.Lock, r.rec.st.LastDeploy
+	dep := r.rec.st.LastDeploy
 	if dep == nil || dep.Outcome != "interrupted" || dep.Who == "" || lock.Who != dep.Who ||
 		lock.Created.Before(dep.StartedAt.Add(-time.Minute)) || lock.Created.After(dep.FinishedAt) {
 		r.log.Warn("the state is locked by someone else; waiting for them", "lock_id", lock.ID, "lock_who", lock.Who,

@@ -82,6 +82,11 @@ type stack struct {
 	root  string // WorkDir/<repo>/<app>
 	tfDir string // root/src/<path>
 	tf    *tfexec.Terraform
+
+	// Under Applier.mu (see driftlock.go): deploys waiting for mu, and
+	// the cancel func of the drift scan holding mu, if one does.
+	waiting     int
+	driftCancel context.CancelCauseFunc
 }
 
 // errDecodeOnly is returned by an applier made with NewDecoder when asked
@@ -196,10 +201,14 @@ func (a *Applier) WorkDirOf(repo, app string) (string, error) {
 	return filepath.Join(a.cfg.WorkDir, r, ap), nil
 }
 
-func (a *Applier) stackFor(req appliers.Request, spec *Spec) (*stack, error) {
+// stackFor finds (or adds) the request's stack and returns it with the
+// Terraform directory the request needs; the caller sets it with setDir once
+// it holds st.mu (a.mu is never held while waiting for st.mu: a long apply
+// of one stack must not hold up the others).
+func (a *Applier) stackFor(req appliers.Request, spec *Spec) (*stack, string, error) {
 	root, err := a.WorkDirOf(req.Repo, req.App)
 	if err != nil {
-		return nil, appliers.Stalled(err)
+		return nil, "", appliers.Stalled(err)
 	}
 	tfDir := filepath.Join(root, srcDir, filepath.FromSlash(spec.Path))
 	a.mu.Lock()
@@ -209,12 +218,15 @@ func (a *Applier) stackFor(req appliers.Request, spec *Spec) (*stack, error) {
 		st = &stack{root: root}
 		a.stacks[root] = st
 	}
-	st.mu.Lock()
+	return st, tfDir, nil
+}
+
+// setDir points the stack at tfDir, dropping the Terraform handle when it
+// moved (st.mu held).
+func (st *stack) setDir(tfDir string) {
 	if st.tfDir != tfDir {
 		st.tfDir, st.tf = tfDir, nil
 	}
-	st.mu.Unlock()
-	return st, nil
 }
 
 func specOf(req appliers.Request) (*Spec, error) {
@@ -328,11 +340,21 @@ func (a *Applier) init(ctx context.Context, st *stack, tf *tfexec.Terraform, spe
 		opts = append(opts, tfexec.BackendConfig(kv))
 	}
 	start := time.Now()
+	unlock, err := lockPluginCache(ctx, a.cfg.PluginCache)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("terraform init: %w", err)
+		}
+		return appliers.Transient(fmt.Errorf("terraform init: %w", err), installRetry)
+	}
+	waited := time.Since(start)
 	a.inits.Add(1)
-	if err := tf.Init(ctx, opts...); err != nil {
+	err = tf.Init(ctx, opts...)
+	unlock()
+	if err != nil {
 		return classify("init", err, a.red)
 	}
-	log.Info("terraform init done", "reconfigure", reconfigure, "duration_ms", time.Since(start).Milliseconds())
+	log.Info("terraform init done", "reconfigure", reconfigure, "duration_ms", time.Since(start).Milliseconds(), "cache_wait_ms", waited.Milliseconds())
 	_, statErr := os.Stat(filepath.Join(st.tfDir, ".terraform"))
 	b, _ := json.Marshal(initRecord{Fingerprint: fp, Backend: backendFP, DataDir: statErr == nil})
 	return writeFileIfChanged(filepath.Join(st.root, initFile), b)
@@ -397,10 +419,12 @@ func (a *Applier) lockStack(req appliers.Request) (st *stack, spec *Spec, unlock
 	if spec, err = specOf(req); err != nil {
 		return nil, nil, nil, err
 	}
-	if st, err = a.stackFor(req, spec); err != nil {
+	var tfDir string
+	if st, tfDir, err = a.stackFor(req, spec); err != nil {
 		return nil, nil, nil, err
 	}
-	st.mu.Lock()
+	a.lockForDeploy(st)
+	st.setDir(tfDir)
 	return st, spec, st.mu.Unlock, nil
 }
 
@@ -429,6 +453,7 @@ func (a *Applier) planLocked(ctx context.Context, st *stack, req appliers.Reques
 		opts = append(opts, tfexec.VarFile(f))
 	}
 	start := time.Now()
+	a.recordLockOwner(st, req, "plan")
 	changed, err := a.runPlan(ctx, st, tf, req, spec, opts, log)
 	if err != nil {
 		os.Remove(planFile)
@@ -591,6 +616,7 @@ func (a *Applier) Apply(ctx context.Context, req appliers.Request, plan *applier
 	}
 	start := time.Now()
 	stream := &applyStream{obs: obs, red: a.red}
+	a.recordLockOwner(st, req, "apply")
 	err = tf.ApplyJSON(ctx, stream, tfexec.DirOrPlan(art.File), tfexec.LockTimeout(a.lockTimeout()))
 	tf.SetStdout(nil)
 	stream.flush()

@@ -49,8 +49,10 @@
 // Drift (appliers.DriftDetector) tells whether re-applying the stack at the
 // last applied revision would change anything. It syncs the work dir and
 // inits exactly as Plan does (under the same per-stack mutex, so a check
-// never overlaps a Plan or Apply of the stack), runs a normal `plan -out`
-// to a drift-*.tfplan file that is deleted before it returns, and, only
+// never overlaps a Plan or Apply of the stack: it is skipped while one runs
+// or waits, and gives way to one that arrives), runs a normal `plan -out
+// -lock=false` (a plan writes no state; a check never waits for nor blocks
+// a state lock) to a drift-*.tfplan file that is deleted before it returns, and, only
 // when the plan has changes, reads it with `show -json`: a clean stack costs
 // one Terraform command, a drifted one two. Every resource the plan would
 // change is one item: its address, the action (update, replace, create for
@@ -79,14 +81,22 @@
 //
 // # Errors
 //
-// Failures are classified for the reconciler: a held state lock, a plan
-// Terraform finds stale at apply time or a network error is
-// appliers.Transient; an invalid configuration, missing variables, a
-// provider error, a plan another applier made (appliers.ErrForeignPlan) or
-// an approved plan that a new plan no longer matches is appliers.Stalled. Messages carry
-// the first lines of Terraform's diagnostics, with the values of secret-like
-// environment variables redacted. Sensitive values never appear in summaries
+// Failures are classified for the reconciler: a held state lock (an
+// appliers.LockHeldError with the holder's lock info; ForceUnlock clears an
+// orphaned one), a plan Terraform finds stale at apply time, a provider
+// installation or network error is appliers.Transient; an invalid
+// configuration, missing variables, a provider error, a plan another
+// applier made (appliers.ErrForeignPlan) or an approved plan that a new
+// plan no longer matches is appliers.Stalled. Messages carry
+// the first lines of Terraform's diagnostics, with every secret the
+// controller knows redacted. Sensitive values never appear in summaries
 // or changes.
+//
+// # Plugin cache
+//
+// `terraform init`s sharing the plugin cache run one at a time (a mutex per
+// cache dir and an flock on a file in it, for several processes on a host):
+// Terraform's cache is not safe for concurrent installs.
 //
 // # Cancellation
 //

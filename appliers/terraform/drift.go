@@ -20,13 +20,20 @@ import (
 // reports what re-applying it would change (see the package doc, "Drift").
 // A clean stack costs one `terraform plan`; a drifted one a plan and a
 // `show -json` of it. The saved plan is deleted before Drift returns: Apply
-// never picks it up. A state lock held elsewhere is appliers.Transient.
+// never picks it up. The plan runs with -lock=false and a deploy of the
+// stack takes precedence (see driftlock.go): a scan never waits for a state
+// lock or a deploy, and gives way to a deploy that arrives.
 func (a *Applier) Drift(ctx context.Context, req appliers.Request, ignore []string) (*appliers.DriftReport, error) {
-	st, spec, unlock, err := a.lockStack(req)
+	ctx, st, spec, unlock, err := a.lockStackForDrift(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	rep, err := a.drift(ctx, st, req, spec, ignore)
+	return rep, yielded(ctx, err)
+}
+
+func (a *Applier) drift(ctx context.Context, st *stack, req appliers.Request, spec *Spec, ignore []string) (*appliers.DriftReport, error) {
 	log := a.logger(req)
 	if len(spec.Unknown) > 0 {
 		return nil, appliers.Transient(fmt.Errorf("%w: %v", ErrUnknownInputs, spec.Unknown), time.Minute)
@@ -43,7 +50,7 @@ func (a *Applier) Drift(ctx context.Context, req appliers.Request, ignore []stri
 	}
 	planFile := filepath.Join(st.root, "drift-"+randomToken()+".tfplan")
 	defer os.Remove(planFile)
-	opts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.LockTimeout(a.lockTimeout())}
+	opts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.Lock(false)}
 	for _, f := range a.varFileArgs(st, spec) {
 		opts = append(opts, tfexec.VarFile(f))
 	}

@@ -15,7 +15,8 @@ import (
 
 // TestDriftLockHeld: while another process holds the local state's lock
 // (Terraform's local backend takes an fcntl write lock on the state file,
-// as this test does), a drift check fails as Transient.
+// as this test does), a plan fails as Transient, and a drift check, which
+// plans with -lock=false, is not held up by it.
 func TestDriftLockHeld(t *testing.T) {
 	a := newTestApplier(t, nil)
 	repo := newRepo(t, map[string]string{"infra/drifty/main.tf": driftMain})
@@ -32,9 +33,12 @@ func TestDriftLockHeld(t *testing.T) {
 	if err := syscall.FcntlFlock(f.Fd(), syscall.F_SETLK, &syscall.Flock_t{Type: syscall.F_WRLCK}); err != nil {
 		t.Fatalf("locking the state: %v", err)
 	}
-	_, err = a.Drift(context.Background(), req, nil)
+	_, err = a.Plan(context.Background(), req)
 	if ok, _ := appliers.IsTransient(err); !ok || !strings.Contains(err.Error(), "state lock") {
-		t.Fatalf("drift against a held lock: %v, want a Transient lock error", err)
+		t.Fatalf("plan against a held lock: %v, want a Transient lock error", err)
+	}
+	if r, b := mustDrift(t, a, req, nil); r.Drifted() {
+		t.Errorf("drift while the lock is held: %s", b)
 	}
 	if err := syscall.FcntlFlock(f.Fd(), syscall.F_SETLK, &syscall.Flock_t{Type: syscall.F_UNLCK}); err != nil {
 		t.Fatal(err)

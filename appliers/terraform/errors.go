@@ -96,9 +96,11 @@ func classify(op string, err error, red *redact.Redactor) error {
 	msg := diagnosticText(red.String(raw)) // masked before it is cut: no half secret
 	switch {
 	case containsAny(raw, lockMarkers):
-		return appliers.Transient(fmt.Errorf("terraform %s: state lock held: %s", op, msg), lockRetry)
+		return appliers.Transient(lockHeld(op, raw, msg), lockRetry)
 	case containsAny(raw, staleMarkers):
 		return appliers.Transient(fmt.Errorf("terraform %s: %w: %s", op, ErrStalePlan, msg), 0)
+	case installFailure(raw):
+		return appliers.Transient(fmt.Errorf("terraform %s: %s", op, msg), installRetry)
 	case containsAny(raw, networkMarkers):
 		return appliers.Transient(fmt.Errorf("terraform %s: %s", op, msg), networkRetry)
 	case strings.Contains(raw, "Error: "):
