@@ -82,10 +82,8 @@ type daemon struct {
 	errs   chan error
 
 	// httpAddr is the address the API listens on (the actual port when
-	// listen asked for port 0); natsURL is the NATS server the daemon uses.
-	// natsURL may carry credentials: never log it.
+	// listen asked for port 0).
 	httpAddr string
-	natsURL  string
 }
 
 // newLogger returns the JSON logger with every configured secret masked.
@@ -96,7 +94,7 @@ func newLogger(w io.Writer, red *redact.Redactor, lvl slog.Level) *slog.Logger {
 
 // secretsOf lists the secret values of a config, for redaction.
 func secretsOf(cfg *config.Config) []string {
-	s := []string{cfg.APIToken.Value(), cfg.NATS.URL.Value()}
+	s := []string{cfg.APIToken.Value(), cfg.NATS.URL.Value(), cfg.NATS.Password.Value(), cfg.NATS.Token.Value()}
 	if cfg.Slack != nil {
 		s = append(s, cfg.Slack.Token.Value())
 	}
@@ -110,6 +108,7 @@ func secretsOf(cfg *config.Config) []string {
 func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl slog.Level) (*daemon, error) {
 	red := redact.New(secretsOf(cfg)...)
 	log := newLogger(logw, red, lvl).With("instance", cfg.Instance)
+	log.Debug("process identity", "holder", cfg.Holder())
 	ctx, cancel := context.WithCancel(parent)
 	d := &daemon{log: log, cfg: cfg, cancel: cancel, errs: make(chan error, 4)}
 	fail := func(err error) (*daemon, error) {
@@ -119,17 +118,7 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
 		return fail(fmt.Errorf("creating state_dir: %w", err))
 	}
-	url := cfg.NATS.URL.Value()
-	if url == "" {
-		ns, err := natsd.Start(ctx, natsd.Options{StoreDir: filepath.Join(cfg.StateDir, "nats")}, log.With("component", "nats"))
-		if err != nil {
-			return fail(fmt.Errorf("starting the embedded NATS server: %w", err))
-		}
-		d.ns, url = ns, ns.ClientURL()
-		log.Info("embedded NATS server started", "url", url)
-	}
-	d.natsURL = url
-	nc, js, err := natsd.Connect(ctx, url, "driftless-"+cfg.Instance, log.With("component", "nats"))
+	nc, js, err := d.connectNATS(ctx, "driftless-"+cfg.Instance)
 	if err != nil {
 		return fail(err)
 	}
