@@ -108,7 +108,6 @@ func secretsOf(cfg *config.Config) []string {
 func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl slog.Level) (*daemon, error) {
 	red := redact.New(secretsOf(cfg)...)
 	log := newLogger(logw, red, lvl).With("instance", cfg.Instance)
-	log.Debug("process identity", "holder", cfg.Holder())
 	ctx, cancel := context.WithCancel(parent)
 	d := &daemon{log: log, cfg: cfg, cancel: cancel, errs: make(chan error, 4)}
 	fail := func(err error) (*daemon, error) {
@@ -195,7 +194,7 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 		d.goRun("slack", func() error { return sl.Run(ctx) })
 	}
 	d.goRun("reconciler", func() error { return ctrl.Run(ctx) })
-	log.Info("driftless started", "version", version, "listen", d.httpAddr, "repos", len(cfg.Repos), "state_dir", cfg.StateDir)
+	log.Info("driftless started", "version", version, "holder", cfg.Holder(), "listen", d.httpAddr, "repos", len(cfg.Repos), "state_dir", cfg.StateDir)
 	return d, nil
 }
 
