@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/driftless/driftless/internal/config"
-	"github.com/driftless/driftless/internal/natsd"
 	"github.com/driftless/driftless/internal/testenv"
 	"github.com/driftless/driftless/notify"
 )
@@ -92,7 +91,7 @@ repo "platform" {
 		}
 	})
 
-	nc, js, err := natsd.Connect(ctx, d.natsURL, "bench", nil)
+	nc, js, err := d.connectNATS(ctx, "bench")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -74,10 +74,8 @@ type daemon struct {
 	errs   chan error
 
 	// httpAddr is the address the API listens on (the actual port when
-	// listen asked for port 0); natsURL is the NATS server the daemon uses.
-	// natsURL may carry credentials: never log it.
+	// listen asked for port 0).
 	httpAddr string
-	natsURL  string
 }
 
 // newLogger returns the JSON logger with every configured secret masked.
@@ -95,7 +93,7 @@ var awsSecretEnv = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_S
 // in it and in repo URLs, every terraform.env value, and the AWS
 // credentials of the environment.
 func secretsOf(cfg *config.Config) []string {
-	s := []string{cfg.APIToken.Value(), cfg.NATS.URL.Value()}
+	s := []string{cfg.APIToken.Value(), cfg.NATS.URL.Value(), cfg.NATS.Password.Value(), cfg.NATS.Token.Value()}
 	s = append(s, redact.URLCredentials(cfg.NATS.URL.Value())...)
 	if cfg.Slack != nil {
 		s = append(s, cfg.Slack.Token.Value())
@@ -130,17 +128,7 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
 		return fail(fmt.Errorf("creating state_dir: %w", err))
 	}
-	url := cfg.NATS.URL.Value()
-	if url == "" {
-		ns, err := natsd.Start(ctx, natsd.Options{StoreDir: filepath.Join(cfg.StateDir, "nats")}, log)
-		if err != nil {
-			return fail(fmt.Errorf("starting the embedded NATS server: %w", err))
-		}
-		d.ns, url = ns, ns.ClientURL()
-		log.Info("embedded NATS server started", "url", url)
-	}
-	d.natsURL = url
-	nc, js, err := natsd.Connect(ctx, url, "driftless-"+cfg.Instance, log)
+	nc, js, err := d.connectNATS(ctx, "driftless-"+cfg.Instance)
 	if err != nil {
 		return fail(err)
 	}
@@ -184,7 +172,7 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 	}
 	ctrl, err := reconciler.New(reconciler.Options{Instance: cfg.Instance, Loader: manifest.New(as...), Store: store, Events: pub,
 		Metrics: m, MaxParallel: cfg.Terraform.MaxParallel, Log: log, Connected: nc.IsConnected, Scrub: red.String,
-		Leases: leases, LeaseTTL: cfg.LeaseTTL, Broadcast: func(repo string) { _ = nc.Publish(triggerSubject+repo, nil) },
+		Leases: leases, LeaseTTL: cfg.LeaseTTL, Holder: cfg.Holder(), Broadcast: func(repo string) { _ = nc.Publish(triggerSubject+repo, nil) },
 		Drift: drift.NewTracker(driftStore, cfg.DriftReminder, nil)}, repos)
 	if err != nil {
 		return fail(err)
@@ -217,7 +205,7 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 		d.goRun("slack", func() error { return sl.Run(ctx) })
 	}
 	d.goRun("reconciler", func() error { return ctrl.Run(ctx) })
-	log.Info("driftless started", "version", version, "listen", d.httpAddr, "repos", len(cfg.Repos), "state_dir", cfg.StateDir)
+	log.Info("driftless started", "version", version, "holder", cfg.Holder(), "listen", d.httpAddr, "repos", len(cfg.Repos), "state_dir", cfg.StateDir)
 	return d, nil
 }
 

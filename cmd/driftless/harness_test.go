@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/driftless/driftless/internal/config"
@@ -89,14 +88,12 @@ func startE2E(t *testing.T, cfgPath string, env map[string]string) *e2e {
 	go func() { h.done <- d.wait() }()
 	t.Cleanup(h.stop)
 	h.base = "http://" + d.httpAddr
-	nc, err := nats.Connect(d.natsURL, nats.Name("e2e-test"))
+	nc, js, err := d.connectNATS(ctx, "e2e-test")
 	if err != nil {
 		t.Fatalf("connecting to the daemon's NATS: %v", err)
 	}
 	t.Cleanup(nc.Close)
-	if h.js, err = jetstream.New(nc); err != nil {
-		t.Fatal(err)
-	}
+	h.js = js
 	return h
 }
 

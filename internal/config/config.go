@@ -39,8 +39,11 @@ type Config struct {
 	Listen string `json:"listen"`
 	// APIToken authorises mutating API calls; empty means they are refused.
 	APIToken Secret `json:"api_token"`
-	// Instance names this replica (CloudEvents source driftless/<instance>,
-	// lease holder). Default: the host name. An addition to DESIGN §2.
+	// Instance is this replica's display name (CloudEvents source
+	// driftless/<instance>, logs, the NATS connection name). Default:
+	// "<hostname>-<6 random hex>", different for every process. Two
+	// processes may be configured with the same name: leases and in-flight
+	// markers use Holder, never Instance. An addition to DESIGN §2.
 	Instance string `json:"instance"`
 	// DriftReminder re-announces a drift still open after this long
 	// (drift.detected again, transition "reminder"). 0: never. An addition
@@ -58,6 +61,9 @@ type Config struct {
 	Slack *SlackConfig `json:"slack,omitempty"`
 	// Repos has at least one entry, in file order, names unique.
 	Repos []RepoConfig `json:"repos"`
+
+	// holder is set by Parse; see Holder.
+	holder string
 }
 
 // NATSConfig is the nats block.
@@ -68,6 +74,19 @@ type NATSConfig struct {
 	// Replicas is the replication factor of the stream and KV buckets on
 	// an external cluster (1..5). Default 1.
 	Replicas int `json:"replicas"`
+
+	// The settings below apply to the embedded server only (URL empty).
+
+	// SyncInterval is how often the embedded JetStream fsyncs. 0 (the
+	// default): every write, before it is acknowledged.
+	SyncInterval time.Duration `json:"sync_interval"`
+	// Listen is an optional TCP listener (host:port) on the embedded server
+	// for external tools; empty (the default): no TCP listener, the daemon
+	// connects in-process. A listener requires User and Password, or Token.
+	Listen   string `json:"listen"`
+	User     string `json:"user"`
+	Password Secret `json:"password"`
+	Token    Secret `json:"token"`
 }
 
 // AWSConfig is the aws block; empty fields mean the SDK's defaults.

@@ -18,9 +18,12 @@ var (
 			{Type: "repo", LabelNames: []string{"name"}},
 		},
 	}
-	natsSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "url"}, {Name: "replicas"}}}
-	awsSchema  = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "region"}, {Name: "endpoint"}}}
-	tfSchema   = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	natsSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "url"}, {Name: "replicas"}, {Name: "sync_interval"},
+		{Name: "listen"}, {Name: "user"}, {Name: "password"}, {Name: "token"},
+	}}
+	awsSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "region"}, {Name: "endpoint"}}}
+	tfSchema  = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "binary"}, {Name: "plugin_mirror"}, {Name: "max_parallel"}, {Name: "env"},
 	}}
 	slackSchema = &hcl.BodySchema{
@@ -206,12 +209,9 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 		d.add(errAt(irng, "Invalid instance name", "%q must match [A-Za-z0-9][A-Za-z0-9._-]* (at most 64 characters).", cfg.Instance))
 	}
 	if cfg.Instance == "" {
-		h, err := os.Hostname()
-		if err != nil || h == "" {
-			h = "driftless"
-		}
-		cfg.Instance = h
+		cfg.Instance = defaultInstance()
 	}
+	cfg.holder = newHolder(cfg.Instance)
 
 	if b := d.single(c.Blocks, "nats"); b != nil {
 		d.decodeNATS(b, &cfg.NATS)
@@ -243,18 +243,6 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 		d.add(errAt(top, "No repo block", "The config must declare at least one repo block."))
 	}
 	return cfg
-}
-
-func (d *decoder) decodeNATS(b *hcl.Block, n *NATSConfig) {
-	c := d.content(b.Body, natsSchema)
-	u, rng := d.str(c.Attributes, "url", b.DefRange)
-	if u != "" {
-		if err := checkNATSURL(u); err != nil {
-			d.add(errAt(rng, "Invalid NATS URL", "%s.", err))
-		}
-	}
-	n.URL = Secret(u)
-	n.Replicas = d.integer(c.Attributes, "replicas", DefaultNATSReplicas, 1, 5)
 }
 
 func (d *decoder) decodeAWS(b *hcl.Block, a *AWSConfig) {

@@ -23,10 +23,16 @@
 //     plugin_mirror, a terraform binary with a slash, a local repo url)
 //     resolve against the config file's directory; Load returns them
 //     absolute. state_dir defaults to ".driftless" next to the config file.
-//   - instance = "NAME" names this replica (the CloudEvents source
-//     driftless/NAME and the lease holder); default: the host name.
+//   - instance = "NAME" is this replica's display name (the CloudEvents
+//     source driftless/NAME); default: "<hostname>-<6 random hex>", new
+//     for every process. Config.Holder ("<instance>/<pid>-<random>") is the
+//     per-process identity for leases and in-flight markers.
 //   - nats { replicas = N } (1..5, default 1) is the replication factor of
 //     the stream and KV buckets on an external cluster.
+//   - For the embedded server only (an error with nats.url):
+//     nats { sync_interval = "2m" } syncs JetStream in the background
+//     instead of on every write; nats { listen = "host:port" } opens a TCP
+//     listener, which requires user and password, or token.
 //   - drift_interval = "0" disables drift scans for a repo; intervals are
 //     Go durations ("90s", "1m", "15m"); interval is at least 1s.
 //   - Repo URLs may be https://, http://, ssh://, scp-like (git@host:path),
@@ -35,7 +41,8 @@
 //     known_hosts_file, both must exist) with SSH URLs.
 //   - Slack route patterns are "category.action" with either part "*", or
 //     "*"; categories and actions are checked against DESIGN §5.
-//   - Secrets (api_token, nats.url, slack.token, auth.token, webhook_secret)
+//   - Secrets (api_token, nats.url, nats.password, nats.token, slack.token,
+//     auth.token, webhook_secret)
 //     have type Secret, and terraform.env type EnvVars: printing, logging or
 //     JSON-encoding them yields "[redacted]".
 package config

@@ -21,12 +21,29 @@ type Options struct {
 	StoreDir string // JetStream storage; required
 	Host     string // client listen host; default 127.0.0.1
 	Port     int    // client port; 0 picks a random free port
+
+	// InProcess starts the server with no TCP listener at all (Host and
+	// Port are ignored): the only way in is (*Server).Connect, from this
+	// process. The daemon runs this way unless nats.listen is configured.
+	InProcess bool
+	// User and Password, or Token, are required of every client, in-process
+	// ones included ((*Server).Connect supplies them). Empty: no
+	// authentication, acceptable only with InProcess.
+	User, Password, Token string
+	// SyncInterval is how often JetStream fsyncs its files. 0 (the
+	// default) syncs every write before it is acknowledged (SyncAlways),
+	// so an acknowledged write survives a power loss; a positive interval
+	// trades that for speed: up to that much acknowledged data can be lost.
+	SyncInterval time.Duration
 }
 
 // Server is a running embedded nats-server with JetStream.
 type Server struct {
 	ns  *server.Server
 	log *slog.Logger
+
+	// Credentials for in-process clients, when the server requires them.
+	user, password, token string
 }
 
 // Start starts an embedded nats-server with JetStream on o.StoreDir and
@@ -53,7 +70,12 @@ func Start(ctx context.Context, o Options, log *slog.Logger) (*Server, error) {
 		StoreDir:   o.StoreDir,
 		NoSigs:     true,
 		NoLog:      log == nil,
+		DontListen: o.InProcess,
 		// No HTTP monitoring, no cluster, no leaf nodes: a local store only.
+	}
+	applySync(opts, o.SyncInterval)
+	if err := applyAuth(opts, o); err != nil {
+		return nil, err
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -82,15 +104,23 @@ func Start(ctx context.Context, o Options, log *slog.Logger) (*Server, error) {
 		ns.WaitForShutdown()
 		return nil, errors.New("natsd: JetStream did not start (see the server log)")
 	}
-	s := &Server{ns: ns, log: log}
+	s := &Server{ns: ns, log: log, user: o.User, password: o.Password, token: o.Token}
 	if log != nil {
-		log.Info("embedded NATS server started", "url", s.ClientURL(), "store_dir", o.StoreDir)
+		log.Info("embedded NATS server started", "listen", s.ClientURL(), "in_process", o.InProcess,
+			"auth", o.User != "" || o.Token != "", "sync", syncLabel(o.SyncInterval), "store_dir", o.StoreDir)
 	}
 	return s, nil
 }
 
-// ClientURL is the URL clients connect to, e.g. nats://127.0.0.1:4222.
-func (s *Server) ClientURL() string { return s.ns.ClientURL() }
+// ClientURL is the URL TCP clients connect to, e.g. nats://127.0.0.1:4222;
+// "" when the server has no TCP listener (InProcess). It never carries
+// credentials.
+func (s *Server) ClientURL() string {
+	if s.ns.Addr() == nil {
+		return ""
+	}
+	return s.ns.ClientURL()
+}
 
 // Port is the client port the server listens on (useful after Port 0).
 func (s *Server) Port() int {
