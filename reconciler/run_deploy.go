@@ -143,8 +143,8 @@ func (r *appRun) apply(ctx context.Context) verdict {
 	defer stop()
 	r.req.Observer = &observer{rec: r.rec, ctx: ctx, base: started, scrub: r.c.opt.Scrub}
 	res, err := r.c.opt.Loader.Applier(r.app.Kind).Apply(actx, r.req, r.plan)
-	if err == nil && !lease.valid() {
-		err = fmt.Errorf("%w: the app lease was lost during the apply", errFenced)
+	if !lease.valid() {
+		err = fmt.Errorf("%w: the app lease was lost during the apply (apply: %v)", errFenced, err)
 	}
 	if err != nil {
 		r.fail(ctx, err)
@@ -180,6 +180,11 @@ func (r *appRun) apply(ctx context.Context) verdict {
 func (r *appRun) fail(ctx context.Context, err error) {
 	st := r.rec.st
 	msg := r.c.opt.Scrub(err.Error())
+	if errors.Is(err, errFenced) {
+		r.rec.fenced = true
+		r.log.Warn("deploy stopped: this replica no longer holds the app", "error", msg)
+		return
+	}
 	stalled := appliers.IsStalled(err)
 	transient, after := appliers.IsTransient(err)
 	repeat := st.Status == state.StatusFailed && st.FailedRevision == r.rev.SHA && st.FailedSpecHash == r.hash && st.LastError == msg
@@ -187,11 +192,6 @@ func (r *appRun) fail(ctx context.Context, err error) {
 	var retryAt time.Time
 	if !stalled {
 		retryAt = r.c.opt.Now().Add(max(backoff(time.Minute, attempts, 30*time.Minute), after))
-	}
-	if errors.Is(err, errFenced) {
-		r.rec.fenced = true
-		r.log.Warn("deploy stopped: this replica no longer holds the app", "error", msg)
-		return
 	}
 	deployID := r.req.DeployID
 	r.log.Error("deploy failed", "error", msg, "stalled", stalled, "transient", transient, "attempt", attempts, "retry_at", retryAt)

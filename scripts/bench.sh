@@ -9,6 +9,7 @@
 #   reconciler BenchmarkHundredStacks                                 (issue 2)
 #   ecs        BenchmarkPlan50Services                                (issue 3)
 #   driftless  BenchmarkWebhookToDeployStarted                        (issue 5)
+#   driftless  BenchmarkWebhookDuringDriftScans, BenchmarkFailoverKill9 (issue 10)
 #   terraform  BenchmarkStackDeploy vs BenchmarkTerraformByHand
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +37,8 @@ run() {
 run ./sources/ '^Benchmark(PollUnchanged|GitFetchUnchanged)$' 20x
 run ./reconciler/ '^BenchmarkHundredStacks$' 10x
 run ./appliers/ecs/ '^BenchmarkPlan50Services$' 5x
-run ./cmd/driftless/ '^BenchmarkWebhookToDeployStarted$' 1x
+run ./cmd/driftless/ '^Benchmark(WebhookToDeployStarted|WebhookDuringDriftScans)$' 1x
+run ./cmd/driftless/ '^BenchmarkFailoverKill9$' 1x
 run ./appliers/terraform/ '^Benchmark(StackDeploy|TerraformByHand)$' 5x
 
 echo
@@ -92,6 +94,12 @@ END {
 	row("WebhookToDeployStarted", "p50-ms", "< 1000", "<", 1000)
 	row("WebhookToDeployStarted", "p99-ms", "", "", 0)
 	row("WebhookToDeployStarted", "max-ms", "", "", 0)
+	# Issue 10: a push while drift scans of 100 stacks run back to back.
+	row("WebhookDuringDriftScans", "p50-ms", "< 1000", "<", 1000)
+	row("WebhookDuringDriftScans", "p99-ms", "", "", 0)
+	# Issue 10: kill -9 of the applying replica (lease TTL 4 s).
+	row("FailoverKill9", "to-started-s", "<= lease TTL + 5 s (9)", "<=", 9)
+	row("FailoverKill9", "to-succeeded-s", "incl. the 6 s apply again", "", 0)
 	# The Terraform applier alone against the same work by hand.
 	row("StackDeploy", "ms/op", "", "", 0)
 	row("TerraformByHand", "ms/op", "baseline", "", 0)

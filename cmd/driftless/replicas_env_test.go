@@ -25,14 +25,14 @@ import (
 // driftless), in its own process group so that kill9 takes its Terraform
 // children with it, as a crashed machine or container would.
 type replica struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	cmd  *exec.Cmd
 	logs *testenv.LogBuffer
 	done chan struct{}
 }
 
-func startReplica(t *testing.T, name, cfgPath string) *replica {
+func startReplica(t testing.TB, name, cfgPath string) *replica {
 	t.Helper()
 	r := &replica{t: t, name: name, logs: &testenv.LogBuffer{}, done: make(chan struct{})}
 	r.cmd = exec.Command(os.Args[0], "run", "-c", cfgPath)
@@ -81,7 +81,7 @@ type eventWatch struct {
 	evs []notify.Event
 }
 
-func watchEvents(t *testing.T, url string) *eventWatch {
+func watchEvents(t testing.TB, url string) *eventWatch {
 	t.Helper()
 	nc, err := nats.Connect(url, nats.Name("replicas-test"), nats.MaxReconnects(-1))
 	if err != nil {
@@ -138,7 +138,7 @@ func (w *eventWatch) all(typ, app string) []notify.Event {
 }
 
 // wait returns the first event of type typ for app that ok accepts.
-func (w *eventWatch) wait(t *testing.T, typ, app string, within time.Duration, ok func(notify.Event) bool) notify.Event {
+func (w *eventWatch) wait(t testing.TB, typ, app string, within time.Duration, ok func(notify.Event) bool) notify.Event {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
@@ -190,7 +190,7 @@ resource "terraform_data" "slow" {
 }
 
 // replicaConfig writes the config of replica name on the NATS urls.
-func replicaConfig(t *testing.T, name, natsURL, repoURL, extra string) string {
+func replicaConfig(t testing.TB, name, natsURL, repoURL, extra string) string {
 	t.Helper()
 	dir := t.TempDir()
 	text := fmt.Sprintf(`state_dir = %q
@@ -221,7 +221,7 @@ repo "platform" {
 }
 
 // historyOf reads an app's deploy history from the cluster, newest first.
-func historyOf(t *testing.T, url, repo, app string) []state.DeployRecord {
+func historyOf(t testing.TB, url, repo, app string) []state.DeployRecord {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -18,6 +19,23 @@ import (
 // next commit; every commit ends applied exactly once by a live replica.
 func TestReplicasKill9DuringApply(t *testing.T) {
 	testenv.Short(t)
+	kill9DuringApply(t)
+}
+
+// BenchmarkFailoverKill9 measures the scenario of
+// TestReplicasKill9DuringApply: from the SIGKILL of the applying replica to
+// the survivor's deploy.started (goal: lease TTL + 5 s) and to its
+// deploy.succeeded (which includes the stack's 6 s apply, again).
+func BenchmarkFailoverKill9(b *testing.B) {
+	for b.Loop() {
+		started, succeeded := kill9DuringApply(b)
+		b.ReportMetric(started.Seconds(), "to-started-s")
+		b.ReportMetric(succeeded.Seconds(), "to-succeeded-s")
+	}
+}
+
+// kill9DuringApply runs the scenario and returns the failover times.
+func kill9DuringApply(t testing.TB) (toStarted, toSucceeded time.Duration) {
 	moto := testenv.Moto(t)
 	suffix := fmt.Sprint(time.Now().UnixNano())
 	bucket, table := "replicas-"+suffix, "replicas-locks-"+suffix
@@ -58,8 +76,9 @@ func TestReplicasKill9DuringApply(t *testing.T) {
 		return ev.Data.DeployID != first.Data.DeployID
 	})
 	done := events.wait(t, "deploy.succeeded", "slow", 60*time.Second, nil)
+	toStarted, toSucceeded = again.Time.Sub(killed), done.Time.Sub(killed)
 	t.Logf("failover: kill → survivor's deploy.started %s, → deploy.succeeded %s (lease TTL 4s)",
-		again.Time.Sub(killed).Round(100*time.Millisecond), done.Time.Sub(killed).Round(100*time.Millisecond))
+		toStarted.Round(100*time.Millisecond), toSucceeded.Round(100*time.Millisecond))
 	if instanceOf(again) != survivor || instanceOf(done) != survivor || done.Data.Revision != rev1 {
 		t.Errorf("after the kill: started by %s, succeeded by %s at %s; want %s at %s", instanceOf(again), instanceOf(done), done.Data.Revision, survivor, rev1)
 	}
@@ -90,6 +109,7 @@ func TestReplicasKill9DuringApply(t *testing.T) {
 	if strings.Join(outcomes, "; ") != strings.Join(want, "; ") {
 		t.Errorf("history = %v, want %v", outcomes, want)
 	}
+	return toStarted, toSucceeded
 }
 
 // The replica reconciling the repo is killed with SIGKILL while drift
@@ -135,4 +155,72 @@ func TestReplicasKill9DuringDriftScans(t *testing.T) {
 	if evs := events.all("lock.force_unlocked", "a1"); len(evs) > 0 {
 		t.Errorf("a drift scan left a state lock behind: %+v", evs[0].Data)
 	}
+}
+
+// The applying replica is cut off from NATS (a partition between it and
+// the only node it knows) in the middle of an apply. Its lease renewals fail: at half the
+// TTL it interrupts Terraform, which is gone before the lease expires. The
+// other replica takes over only after that, applies the commit, and the
+// history stays consistent: no second apply started while the first ran.
+func TestReplicaCutOffFromNATSMidApply(t *testing.T) {
+	testenv.Short(t)
+	moto := testenv.Moto(t)
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	bucket, table := "cutoff-"+suffix, "cutoff-locks-"+suffix
+	moto.CreateStateBackend(t, bucket, table)
+	urls, _ := testenv.NATSClusterNoAdvertise(t, 3)
+	proxy := testenv.StartProxy(t, strings.TrimPrefix(urls[0], "nats://"))
+	g := testenv.NewGitRepo(t)
+	g.Write("deploy/stacks.hcl", "stack \"slow\" {\n  path = \"infra/slow\"\n}\n")
+	g.Write("infra/slow/main.tf", slowStackTF(moto.Endpoint, bucket, table, "slow.tfstate", "v1", 20))
+	rev1 := g.Commit("v1: a slow apply")
+	events := watchEvents(t, strings.Join(urls[1:], ","))
+	a := startReplica(t, "a", replicaConfig(t, "a", "nats://"+proxy.Addr, g.URL(), "  drift_interval = \"0\"\n"))
+	first := events.wait(t, "deploy.started", "slow", 90*time.Second, nil)
+	if instanceOf(first) != "a" {
+		t.Fatalf("deploy.started by %s, want a", instanceOf(first))
+	}
+	startReplica(t, "b", replicaConfig(t, "b", strings.Join(urls[1:], ","), g.URL(), "  drift_interval = \"0\"\n"))
+	time.Sleep(2 * time.Second) // a's Terraform holds the lock, its local-exec runs
+	proxy.Cut()
+	cut := time.Now()
+
+	again := events.wait(t, "deploy.started", "slow", 90*time.Second, func(ev notify.Event) bool { return instanceOf(ev) == "b" })
+	done := events.wait(t, "deploy.succeeded", "slow", 90*time.Second, nil)
+	t.Logf("cut off → b's deploy.started %s, → deploy.succeeded %s", again.Time.Sub(cut).Round(100*time.Millisecond), done.Time.Sub(cut).Round(100*time.Millisecond))
+	if instanceOf(done) != "b" || done.Data.Revision != rev1 {
+		t.Errorf("deploy.succeeded by %s at %s, want b at %s", instanceOf(done), done.Data.Revision, rev1)
+	}
+	// a stopped its deploy, and said so, before b started its own.
+	stopped, ok := logTime(a.logs.String(), "deploy stopped: this replica no longer holds the app")
+	if !ok {
+		t.Fatalf("a never stopped its deploy")
+	}
+	if !stopped.Before(again.Time) {
+		t.Errorf("b started its deploy at %s while a's apply still ran (a stopped at %s)", again.Time, stopped)
+	}
+	if n := len(events.all("deploy.succeeded", "slow")); n != 1 {
+		t.Errorf("%d deploy.succeeded, want 1", n)
+	}
+	var outcomes []string
+	for _, h := range historyOf(t, strings.Join(urls[1:], ","), "platform", "slow") {
+		outcomes = append(outcomes, h.Outcome+" by "+h.Replica)
+	}
+	if strings.Join(outcomes, "; ") != "succeeded by b; interrupted by a" {
+		t.Errorf("history = %v, want [succeeded by b; interrupted by a]", outcomes)
+	}
+}
+
+// logTime is the time of the first JSON log line whose msg is msg.
+func logTime(logs, msg string) (time.Time, bool) {
+	for _, line := range strings.Split(logs, "\n") {
+		var rec struct {
+			Time time.Time `json:"time"`
+			Msg  string    `json:"msg"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == msg {
+			return rec.Time, true
+		}
+	}
+	return time.Time{}, false
 }

@@ -64,6 +64,19 @@ func connectJS(t testing.TB, url string) jetstream.JetStream {
 // Every node is shut down in t.Cleanup.
 func NATSCluster(t testing.TB, n int) (urls []string, stop func(i int)) {
 	t.Helper()
+	return natsCluster(t, n, false)
+}
+
+// NATSClusterNoAdvertise is NATSCluster whose nodes do not tell clients
+// the other nodes' addresses: a client knows only the URLs it was given,
+// so a test can cut one off (behind a proxy) while the cluster stays up.
+func NATSClusterNoAdvertise(t testing.TB, n int) (urls []string, stop func(i int)) {
+	t.Helper()
+	return natsCluster(t, n, true)
+}
+
+func natsCluster(t testing.TB, n int, noAdvertise bool) (urls []string, stop func(i int)) {
+	t.Helper()
 	if n < 1 {
 		t.Fatalf("NATSCluster: n = %d", n)
 	}
@@ -95,9 +108,10 @@ func NATSCluster(t testing.TB, n int) (urls []string, stop func(i int)) {
 			NoSigs:     true,
 			NoLog:      true,
 			Cluster: server.ClusterOpts{
-				Name: "driftless-test",
-				Host: "127.0.0.1",
-				Port: routePorts[i],
+				Name:        "driftless-test",
+				Host:        "127.0.0.1",
+				Port:        routePorts[i],
+				NoAdvertise: noAdvertise,
 			},
 			Routes: server.RoutesFromStr(strings.Join(others, ",")),
 		}
