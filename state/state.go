@@ -6,7 +6,7 @@ import (
 	"github.com/driftless/driftless/appliers"
 )
 
-// Statuses an app can be in (DESIGN §4).
+// Statuses an app can be in (the README's CLI reference).
 const (
 	StatusSynced           = "synced"
 	StatusOutOfSync        = "out-of-sync"

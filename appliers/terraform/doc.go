@@ -1,4 +1,4 @@
-// Package terraform is the applier for `stack` blocks (DESIGN §3): a
+// Package terraform is the applier for `stack` blocks: a
 // Terraform root module in the watched repository, planned and applied with
 // hashicorp/terraform-exec.
 //

@@ -18,7 +18,7 @@ var ownedEnv = map[string]bool{
 	"TF_DATA_DIR":        true, // would make every stack share one .terraform
 }
 
-// BuildEnv builds Terraform's environment (DESIGN §2): from base (the
+// BuildEnv builds Terraform's environment: from base (the
 // controller's os.Environ()) only PATH, HOME, TF_* and AWS_*; then extra
 // (terraform.env); then AWS_REGION and AWS_DEFAULT_REGION from region and
 // AWS_ENDPOINT_URL from endpoint when set; CHECKPOINT_DISABLE=1; and

@@ -13,7 +13,7 @@ import (
 	"github.com/driftless/driftless/state"
 )
 
-// nameRE is the syntax of repo and app names (DESIGN §2, §3).
+// nameRE is the syntax of repo and app names (the README's manifest reference).
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
 // appPath reads and checks {repo} and {app}; false means a response was sent.

@@ -1,4 +1,4 @@
-// Package api is driftless's HTTP server (DESIGN §6): the JSON API the CLI
+// Package api is driftless's HTTP server: the JSON API the CLI
 // talks to, the GitHub push webhook, Prometheus metrics, health probes and
 // the status page.
 //

@@ -237,7 +237,7 @@ func TestReadEndpoints(t *testing.T) {
 		})
 	}
 
-	// The app objects carry the DESIGN §6 fields.
+	// The app objects carry the fields of the README's app object.
 	r := f.do(t, "GET", "/api/v1/apps", "", "", nil)
 	var apps []map[string]any
 	if err := json.Unmarshal([]byte(r.body), &apps); err != nil || len(apps) != 2 {

@@ -1,4 +1,4 @@
-// Package client is the CLI's side of driftless's HTTP API (DESIGN §4, §6):
+// Package client is the CLI's side of driftless's HTTP API:
 // a small typed client and the table/JSON printers of `driftless apps` and
 // `driftless history`.
 //

@@ -15,7 +15,7 @@ import (
 var now = time.Now
 
 // PrintApps writes apps as "table" (APP, KIND, DESIRED, APPLIED, STATUS,
-// UPDATED) or "json" (an indented JSON list of app objects, DESIGN §6).
+// UPDATED) or "json" (an indented JSON list of app objects, as the README's API reference).
 func PrintApps(w io.Writer, apps []state.AppState, format string) error {
 	switch format {
 	case "json":

@@ -25,7 +25,7 @@ const (
 	DefaultLeaseTTL      = 15 * time.Second
 )
 
-// Config is the controller configuration (DESIGN §2).
+// Config is the controller configuration (the README's config reference).
 type Config struct {
 	// File is the config file as given to Load; Dir is its absolute
 	// directory, against which relative paths were resolved.
@@ -43,11 +43,10 @@ type Config struct {
 	// driftless/<instance>, logs, the NATS connection name). Default:
 	// "<hostname>-<6 random hex>", different for every process. Two
 	// processes may be configured with the same name: leases and in-flight
-	// markers use Holder, never Instance. An addition to DESIGN §2.
+	// markers use Holder, never Instance.
 	Instance string `json:"instance"`
 	// DriftReminder re-announces a drift still open after this long
-	// (drift.detected again, transition "reminder"). 0: never. An addition
-	// to DESIGN §2.
+	// (drift.detected again, transition "reminder"). 0: never.
 	DriftReminder time.Duration `json:"drift_reminder"`
 	// LeaseTTL is how long a replica's leases outlive it: a replica whose
 	// renewals fail for half of it stops its work, and another takes over

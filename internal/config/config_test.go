@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// designExample is the example of DESIGN §2, verbatim.
+// designExample is the original design's example controller config, verbatim.
 const designExample = `state_dir = "/var/lib/driftless"   # embedded NATS store, Terraform work dirs, caches
 listen    = "127.0.0.1:8080"       # HTTP: API, webhooks, /metrics, /healthz, /readyz, status page
 api_token = env("DRIFTLESS_API_TOKEN")   # required for every mutating API call

@@ -1,4 +1,4 @@
-// Package config loads the controller configuration file (DESIGN §2),
+// Package config loads the controller configuration file,
 // driftless.hcl by default.
 //
 // Load parses the file, evaluates its expressions and validates every
@@ -17,7 +17,7 @@
 // is unset takes its default, while a required one (repo url, slack token,
 // route channel) is an error at the attribute's position.
 //
-// # Decisions beyond DESIGN §2
+// # Decisions beyond the original design
 //
 //   - Relative paths (state_dir, file(), ssh_key_file, known_hosts_file,
 //     plugin_mirror, a terraform binary with a slash, a local repo url)
@@ -40,7 +40,7 @@
 //     auth.token goes with http(s) URLs, auth.ssh_key_file (with
 //     known_hosts_file, both must exist) with SSH URLs.
 //   - Slack route patterns are "category.action" with either part "*", or
-//     "*"; categories and actions are checked against DESIGN §5.
+//     "*"; categories and actions are checked against the event catalogue (notify).
 //   - Secrets (api_token, nats.url, nats.password, nats.token, slack.token,
 //     auth.token, webhook_secret)
 //     have type Secret, and terraform.env type EnvVars: printing, logging or
