@@ -159,6 +159,24 @@ func (w *eventWatch) wait(t testing.TB, typ, app string, within time.Duration, o
 	return notify.Event{}
 }
 
+// stateBackend is an S3 bucket and DynamoDB lock table on the test
+// binary's moto, unique to one test.
+type stateBackend struct{ endpoint, bucket, table string }
+
+func newStateBackend(t testing.TB) stateBackend {
+	t.Helper()
+	moto := testenv.Moto(t)
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	b := stateBackend{endpoint: moto.Endpoint, bucket: "state-" + suffix, table: "locks-" + suffix}
+	moto.CreateStateBackend(t, b.bucket, b.table)
+	return b
+}
+
+// stack is slowStackTF on this backend.
+func (b stateBackend) stack(key, version string, sleep int) string {
+	return slowStackTF(b.endpoint, b.bucket, b.table, key, version, sleep)
+}
+
 // slowStackTF is a stack whose apply runs a local-exec of sleep seconds,
 // its state in S3 with a DynamoDB lock on moto (no provider needed).
 func slowStackTF(endpoint, bucket, table, key, version string, sleep int) string {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -36,15 +35,12 @@ func BenchmarkFailoverKill9(b *testing.B) {
 
 // kill9DuringApply runs the scenario and returns the failover times.
 func kill9DuringApply(t testing.TB) (toStarted, toSucceeded time.Duration) {
-	moto := testenv.Moto(t)
-	suffix := fmt.Sprint(time.Now().UnixNano())
-	bucket, table := "replicas-"+suffix, "replicas-locks-"+suffix
-	moto.CreateStateBackend(t, bucket, table)
+	tf := newStateBackend(t)
 	urls, _ := testenv.NATSCluster(t, 3)
 	all := strings.Join(urls, ",")
 	g := testenv.NewGitRepo(t)
 	g.Write("deploy/stacks.hcl", "stack \"slow\" {\n  path = \"infra/slow\"\n}\n")
-	g.Write("infra/slow/main.tf", slowStackTF(moto.Endpoint, bucket, table, "slow.tfstate", "v1", 6))
+	g.Write("infra/slow/main.tf", tf.stack("slow.tfstate", "v1", 6))
 	rev1 := g.Commit("v1: a slow apply")
 	events := watchEvents(t, all)
 	reps := map[string]*replica{}
@@ -84,7 +80,7 @@ func kill9DuringApply(t testing.TB) (toStarted, toSucceeded time.Duration) {
 	}
 
 	// The survivor deploys the next commit, once, within 60 s.
-	g.Write("infra/slow/main.tf", slowStackTF(moto.Endpoint, bucket, table, "slow.tfstate", "v2", 0))
+	g.Write("infra/slow/main.tf", tf.stack("slow.tfstate", "v2", 0))
 	rev2 := g.Commit("v2")
 	committed := time.Now()
 	events.wait(t, "deploy.succeeded", "slow", 60*time.Second, func(ev notify.Event) bool { return ev.Data.Revision == rev2 })
@@ -117,16 +113,13 @@ func kill9DuringApply(t testing.TB) (toStarted, toSucceeded time.Duration) {
 // left locked, and the survivor deploys the next commit within 60 s.
 func TestReplicasKill9DuringDriftScans(t *testing.T) {
 	testenv.Short(t)
-	moto := testenv.Moto(t)
-	suffix := fmt.Sprint(time.Now().UnixNano())
-	bucket, table := "drift-"+suffix, "drift-locks-"+suffix
-	moto.CreateStateBackend(t, bucket, table)
+	tf := newStateBackend(t)
 	urls, _ := testenv.NATSCluster(t, 3)
 	all := strings.Join(urls, ",")
 	g := testenv.NewGitRepo(t)
 	g.Write("deploy/stacks.hcl", "stack \"a1\" {\n  path = \"infra/a1\"\n}\nstack \"a2\" {\n  path = \"infra/a2\"\n}\n")
-	g.Write("infra/a1/main.tf", slowStackTF(moto.Endpoint, bucket, table, "a1.tfstate", "v1", 0))
-	g.Write("infra/a2/main.tf", slowStackTF(moto.Endpoint, bucket, table, "a2.tfstate", "v1", 0))
+	g.Write("infra/a1/main.tf", tf.stack("a1.tfstate", "v1", 0))
+	g.Write("infra/a2/main.tf", tf.stack("a2.tfstate", "v1", 0))
 	g.Commit("two stacks")
 	events := watchEvents(t, all)
 	reps := map[string]*replica{}
@@ -144,7 +137,7 @@ func TestReplicasKill9DuringDriftScans(t *testing.T) {
 	}
 	time.Sleep(1500 * time.Millisecond)
 	reps[holder].kill9()
-	g.Write("infra/a1/main.tf", slowStackTF(moto.Endpoint, bucket, table, "a1.tfstate", "v2", 0))
+	g.Write("infra/a1/main.tf", tf.stack("a1.tfstate", "v2", 0))
 	rev2 := g.Commit("v2 of a1")
 	committed := time.Now()
 	done := events.wait(t, "deploy.succeeded", "a1", 60*time.Second, func(ev notify.Event) bool { return ev.Data.Revision == rev2 })
@@ -164,15 +157,12 @@ func TestReplicasKill9DuringDriftScans(t *testing.T) {
 // history stays consistent: no second apply started while the first ran.
 func TestReplicaCutOffFromNATSMidApply(t *testing.T) {
 	testenv.Short(t)
-	moto := testenv.Moto(t)
-	suffix := fmt.Sprint(time.Now().UnixNano())
-	bucket, table := "cutoff-"+suffix, "cutoff-locks-"+suffix
-	moto.CreateStateBackend(t, bucket, table)
+	tf := newStateBackend(t)
 	urls, _ := testenv.NATSClusterNoAdvertise(t, 3)
 	proxy := testenv.StartProxy(t, strings.TrimPrefix(urls[0], "nats://"))
 	g := testenv.NewGitRepo(t)
 	g.Write("deploy/stacks.hcl", "stack \"slow\" {\n  path = \"infra/slow\"\n}\n")
-	g.Write("infra/slow/main.tf", slowStackTF(moto.Endpoint, bucket, table, "slow.tfstate", "v1", 20))
+	g.Write("infra/slow/main.tf", tf.stack("slow.tfstate", "v1", 20))
 	rev1 := g.Commit("v1: a slow apply")
 	events := watchEvents(t, strings.Join(urls[1:], ","))
 	a := startReplica(t, "a", replicaConfig(t, "a", "nats://"+proxy.Addr, g.URL(), "  drift_interval = \"0\"\n"))
