@@ -69,6 +69,9 @@ func (a *Applier) Apply(ctx context.Context, req appliers.Request, plan *applier
 		if err != nil {
 			return nil, classify(err, "registering task definition %s", aws.ToString(in.Family))
 		}
+		if out == nil || out.TaskDefinition == nil || aws.ToString(out.TaskDefinition.TaskDefinitionArn) == "" {
+			return nil, appliers.Transient(fmt.Errorf("registering task definition %s: the response names no task definition", aws.ToString(in.Family)), 0)
+		}
 		target = aws.ToString(out.TaskDefinition.TaskDefinitionArn)
 		if c, err := canonical(inputFromLive(out.TaskDefinition, out.Tags)); err == nil {
 			a.remember(&liveTaskDef{ARN: target, Canonical: c}, target)

@@ -271,6 +271,20 @@ func TestApplyRollout(t *testing.T) {
 
 // A plan made over an unchanged service applies without any AWS call, and
 // a second deploy of the same content reuses the registered revision.
+// An empty RegisterTaskDefinition response is a transient failure, not a
+// nil dereference that kills the daemon.
+func TestApplyEmptyRegisterResponse(t *testing.T) {
+	s := newSim("nginx:1.25", 1)
+	api := s.api()
+	api.RegisterTaskDefinitionFn = func(*ecs.RegisterTaskDefinitionInput) (*ecs.RegisterTaskDefinitionOutput, error) {
+		return &ecs.RegisterTaskDefinitionOutput{}, nil
+	}
+	_, _, err := deploy(t, api, nil, webSpec("nginx:1.28"))
+	if ok, _ := appliers.IsTransient(err); err == nil || !ok || !strings.Contains(err.Error(), "names no task definition") {
+		t.Fatalf("apply with an empty register response: %v, want a transient error", err)
+	}
+}
+
 func TestApplyUnchangedMakesNoCalls(t *testing.T) {
 	s := newSim("nginx:1.25", 2)
 	api := newCounting(s.api())
