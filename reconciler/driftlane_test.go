@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -73,5 +74,41 @@ func TestDeployNeverWaitsForADriftScan(t *testing.T) {
 	case <-stopped:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the controller did not stop while a drift scan ran")
+	}
+}
+
+// Rollback requests read the repo's current revision while its loop loads
+// new ones: under the race detector this failed when the revision was read
+// without the loop's lock.
+func TestRollbackWhileTheLoopLoads(t *testing.T) {
+	h := newHarness(t)
+	first := h.src.commit("init", baseFiles())
+	c, err := New(Options{Instance: "test", Loader: manifest.New(h.stack), Store: h.store, Events: h.ev},
+		[]Repo{{Name: "r", Path: "deploy", Interval: time.Millisecond, Source: h.src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { _ = c.Run(ctx); close(stopped) }()
+	defer func() { cancel(); <-stopped }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if st, err := h.store.Get(ctx, "r", "dns"); err == nil && st.AppliedRevision == first {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first revision was not deployed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for i := range 20 {
+		files := baseFiles()
+		files["README.md"] = fmt.Sprint("hello ", i)
+		h.src.commit(fmt.Sprint("readme ", i), files)
+		c.Trigger("r")
+		if _, err := c.Act(ctx, Action{Repo: "r", App: "dns", Action: "rollback", To: first, Caller: "ops"}); err != nil {
+			t.Fatalf("rollback %d: %v", i, err)
+		}
 	}
 }
