@@ -18,6 +18,7 @@ type Action struct {
 	Previous  bool   // rollback: the revision applied before the current one
 	Revert    bool   // rollback: push a revert commit instead of pinning
 	Caller    string // who asked
+	PlanID    string // approve: the id of the plan the approver saw ("": the plan awaiting approval)
 }
 
 // Apps returns every app's state, sorted by repo and app.
@@ -116,11 +117,21 @@ func (c *Controller) Act(ctx context.Context, a Action) (state.AppState, error) 
 		if err := c.checkApproval(st); err != nil {
 			return st, err
 		}
+		if err := checkPlanID(st, a.PlanID); err != nil {
+			return st, err
+		}
 		if err := c.checkApprovalCurrent(ctx, rs, st); err != nil {
 			c.Trigger(a.Repo) // plan the new revision now
 			return st, err
 		}
-		if st, err = c.requestForce(ctx, a.Repo, a.App, state.ReasonApproved, a.Caller); err != nil {
+		st, err = c.recorderFor(a.Repo, a.App).update(ctx, func(s *state.AppState) error {
+			if err := checkPlanID(*s, a.PlanID); err != nil {
+				return err // a new plan was recorded meanwhile
+			}
+			s.Forced, s.ForcedBy, s.ApprovedPlan = state.ReasonApproved, a.Caller, s.LastPlan.ID
+			return nil
+		})
+		if err != nil {
 			return st, err
 		}
 	case "rollback":
@@ -175,6 +186,9 @@ func (c *Controller) takeForced(ctx context.Context, rec *recorder) (reason, cal
 		consumed = s.Forced == reason && s.ForcedBy == caller
 		if consumed {
 			s.Forced, s.ForcedBy = "", ""
+			if reason == state.ReasonApproved {
+				rec.approved, s.ApprovedPlan = s.ApprovedPlan, ""
+			}
 		}
 	})
 	if err != nil {
@@ -192,10 +206,10 @@ func (c *Controller) checkApproval(st state.AppState) error {
 	c.mu.Lock()
 	p, ok := c.pending[st.Repo+"/"+st.App]
 	c.mu.Unlock()
-	if !ok && c.opt.Leases != nil && st.Status == state.StatusAwaitingApproval && st.LastPlan != nil && st.LastPlan.Revision == st.DesiredRevision {
-		// With replicas, the plan is in the memory of the replica that
-		// reconciles the repo: it applies it if it is still the plan of the
-		// current revision, and plans again otherwise.
+	if !ok && st.Status == state.StatusAwaitingApproval && st.LastPlan != nil && st.LastPlan.Revision == st.DesiredRevision {
+		// The plan is in the memory of the replica that reconciles the
+		// repo, or was lost with a restart: the approval names its id, and
+		// only a plan with that id is applied (planned again if need be).
 		return nil
 	}
 	if st.Status != state.StatusAwaitingApproval || !ok {
@@ -203,6 +217,19 @@ func (c *Controller) checkApproval(st state.AppState) error {
 	}
 	if st.LastPlan == nil || p.plan.ID != st.LastPlan.ID || p.rev.SHA != st.DesiredRevision {
 		return fmt.Errorf("%w: the pending plan of %s/%s is no longer the plan for the current revision; a new plan will await approval", state.ErrConflict, st.Repo, st.App)
+	}
+	return nil
+}
+
+// checkPlanID refuses an approval of a plan other than the one awaiting
+// approval: the approver must have seen the plan that is applied.
+func checkPlanID(st state.AppState, planID string) error {
+	if st.LastPlan == nil {
+		return fmt.Errorf("%w: %s/%s has no plan awaiting approval", state.ErrConflict, st.Repo, st.App)
+	}
+	if planID != "" && planID != st.LastPlan.ID {
+		return fmt.Errorf("%w: refused: you approved plan %s, but the plan awaiting approval of %s/%s is %s (%s); review it and approve that one",
+			state.ErrConflict, planID, st.Repo, st.App, st.LastPlan.ID, st.LastPlan.Summary)
 	}
 	return nil
 }

@@ -55,3 +55,42 @@ func TestApprovalRefusedAfterACommitTouchingTheApp(t *testing.T) {
 		t.Errorf("the newest plan was not applied: %q", h.stack.live["dns"])
 	}
 }
+
+// An approval names the plan the approver saw: another id is refused with
+// the current one; the named plan is applied; and when the plan is no
+// longer in this replica's memory (another replica planned it, or a
+// restart), a new plan is applied only if it is that very plan.
+func TestApprovalNamesThePlan(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	files := baseFiles()
+	files["deploy/stacks.hcl"] = "stack \"dns\" {\n  path = \"infra/dns\"\n  auto_apply = false\n}\n"
+	h.src.commit("init", files)
+	h.sync()
+	pending := h.state("dns").LastPlan
+	_, err := h.c.Act(ctx, Action{Repo: "r", App: "dns", Action: "approve", PlanID: "not-the-plan"})
+	if !errors.Is(err, state.ErrConflict) || !strings.Contains(err.Error(), pending.ID) {
+		t.Fatalf("approve with another plan id: %v, want a conflict naming %s", err, pending.ID)
+	}
+	h.sync()
+	if _, applies := h.stack.counts(); applies["dns"] != 0 {
+		t.Fatalf("applied after a refused approval: %v", applies)
+	}
+	// The pending plan is lost from memory; the approval of its id still
+	// applies a fresh plan with the same id, once.
+	h.c.takePending("r", "dns")
+	if _, err := h.c.Act(ctx, Action{Repo: "r", App: "dns", Action: "approve", PlanID: pending.ID, Caller: "ops"}); err != nil {
+		t.Fatal(err)
+	}
+	h.sync()
+	plans, applies := h.stack.counts()
+	if applies["dns"] != 1 || plans["dns"] != 2 {
+		t.Fatalf("plans=%v applies=%v: want the plan made again and applied once", plans, applies)
+	}
+	if h.stack.applied[0].ID != pending.ID {
+		t.Errorf("applied plan %s, approved %s", h.stack.applied[0].ID, pending.ID)
+	}
+	if st := h.state("dns"); st.Status != state.StatusSynced || st.LastDeploy.Reason != state.ReasonApproved || st.LastDeploy.Caller != "ops" {
+		t.Errorf("after the approval dns = %+v", st.LastDeploy)
+	}
+}

@@ -34,6 +34,7 @@ type recorder struct {
 	inFlight  string         // deploy ids this recorder last saw, for fencing
 	lastDep   string
 	fenced    bool
+	approved  string // the plan id an approval consumed by this run names
 	log       *slog.Logger
 }
 

@@ -226,20 +226,22 @@ func (r *appRun) decodeFailed(ctx context.Context) verdict {
 }
 
 // approvedPlan applies exactly the plan that was approved when no commit
-// since touched the app; otherwise it plans again.
+// since touched the app; otherwise it plans again, and the new plan is
+// applied only if it is the plan that was approved (same id), else it
+// awaits approval anew.
 func (r *appRun) approvedPlan(ctx context.Context) verdict {
 	if r.reason != state.ReasonApproved {
 		return next
 	}
 	p := r.c.takePending(r.rec.repo, r.app.Name)
-	if p != nil && p.specHash == r.hash && (p.rev.SHA == r.rev.SHA || !r.c.inputsChanged(ctx, r.rs, p.rev.SHA, r.rev.SHA, r.spec)) {
+	if p != nil && p.specHash == r.hash && (r.rec.approved == "" || p.plan.ID == r.rec.approved) &&
+		(p.rev.SHA == r.rev.SHA || !r.c.inputsChanged(ctx, r.rs, p.rev.SHA, r.rev.SHA, r.spec)) {
 		r.plan, r.req, r.start = p.plan, p.req, r.c.opt.Now()
 		r.planRec = &state.PlanRecord{Revision: r.rev.SHA, ID: p.plan.ID, Changed: true, Summary: p.plan.Summary,
 			Changes: p.plan.Changes, At: r.c.opt.Now().UTC()}
 		r.log = r.log.With("deploy_id", p.req.DeployID)
 		return next
 	}
-	r.log.Warn("the approved plan is no longer current; planning again")
-	r.reason = state.ReasonCommit
+	r.log.Warn("the approved plan is not in memory or no longer current; planning again", "approved_plan", r.rec.approved)
 	return next
 }

@@ -97,8 +97,15 @@ func (r *appRun) makePlan(ctx context.Context) verdict {
 // awaitApproval stops at a plan that needs a person's approval.
 func (r *appRun) awaitApproval(ctx context.Context) verdict {
 	ar, ok := r.spec.(appliers.ApprovalRequirer)
-	if !ok || !ar.ApprovalRequired() || r.reason == state.ReasonRollback || r.reason == state.ReasonApproved {
+	if !ok || !ar.ApprovalRequired() || r.reason == state.ReasonRollback {
 		return next
+	}
+	if r.reason == state.ReasonApproved && (r.rec.approved == "" || r.plan.ID == r.rec.approved) {
+		return next // exactly the plan that was approved
+	}
+	if r.reason == state.ReasonApproved {
+		r.log.Warn("the new plan differs from the approved one; it awaits approval", "approved_plan", r.rec.approved, "plan_id", r.plan.ID)
+		r.reason = state.ReasonCommit
 	}
 	r.c.setPending(r.rec.repo, r.app.Name, &pendingPlan{plan: r.plan, req: r.req, specHash: r.hash, rev: r.rev})
 	r.log.Info("plan awaits approval", "summary", r.plan.Summary, "plan_id", r.plan.ID)

@@ -62,6 +62,9 @@ type AppState struct {
 	// ForcedBy is who asked. Kept here so any replica can accept it.
 	Forced   string `json:"forced,omitempty"`
 	ForcedBy string `json:"forced_by,omitempty"`
+	// ApprovedPlan is the id of the plan a person approved (with Forced
+	// "approved"): only a plan with this id is applied for that approval.
+	ApprovedPlan string `json:"approved_plan,omitempty"`
 	// DriftScannedAt is when drift was last checked.
 	DriftScannedAt time.Time `json:"drift_scanned_at,omitempty"`
 
