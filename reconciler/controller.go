@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -250,9 +251,7 @@ func (c *Controller) loop(ctx context.Context, rs *repoState) {
 		var err error
 		if c.ownRepo(ctx, rs) {
 			rs.owned.Store(true)
-			rs.mu.Lock()
-			err = c.sync(ctx, rs)
-			rs.mu.Unlock()
+			err = c.syncSafely(ctx, rs)
 			rs.kickDrift()
 			c.shed(ctx, rs)
 		}
@@ -285,6 +284,22 @@ func (c *Controller) loop(ctx context.Context, rs *repoState) {
 		case <-t.C:
 		}
 	}
+}
+
+// syncSafely runs one sync of the repo; a panic in it is logged and
+// announced (source.failed), and the loop goes on.
+func (c *Controller) syncSafely(ctx context.Context, rs *repoState) (err error) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	defer func() {
+		if p := recover(); p != nil {
+			msg := fmt.Sprintf("internal error: %v", p)
+			c.log.Error("internal error syncing the repository", "repo", rs.cfg.Name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			c.opt.Events.Emit(ctx, notify.CatSource, notify.ActFailed, notify.Data{Repo: rs.cfg.Name, RepoURL: rs.cfg.URL, Error: c.opt.Scrub(msg)})
+			err = errors.New(msg)
+		}
+	}()
+	return c.sync(ctx, rs)
 }
 
 // backoff doubles base per failure up to limit.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/driftless/driftless/appliers"
@@ -101,12 +102,22 @@ func (c *Controller) scanDrift(ctx context.Context, rs *repoState, all bool) tim
 		if ctx.Err() != nil {
 			return time.Time{}
 		}
-		c.scanApp(ctx, rs, rev, d, app)
+		c.scanSafely(ctx, rs, rev, d, app)
 		if due := c.opt.Now().Add(interval); interval > 0 && (next.IsZero() || due.Before(next)) {
 			next = due
 		}
 	}
 	return next
+}
+
+// scanSafely scans one app; a panic in the scan is logged, never fatal.
+func (c *Controller) scanSafely(ctx context.Context, rs *repoState, rev *sources.Revision, d *manifest.Desired, app *manifest.App) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("internal error scanning for drift", "repo", rs.cfg.Name, "app", app.Name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
+	c.scanApp(ctx, rs, rev, d, app)
 }
 
 func (c *Controller) scanApp(ctx context.Context, rs *repoState, rev *sources.Revision, d *manifest.Desired, app *manifest.App) {

@@ -290,8 +290,11 @@ func newHarness(t *testing.T) *harness {
 	return h
 }
 
-func (h *harness) controller() *Controller {
-	c, err := New(Options{Instance: "test", Loader: manifest.New(h.stack), Store: h.store, Events: h.ev,
+func (h *harness) controller() *Controller { return h.controllerWith(h.stack) }
+
+// controllerWith is controller with another applier for stacks.
+func (h *harness) controllerWith(stack appliers.Applier) *Controller {
+	c, err := New(Options{Instance: "test", Loader: manifest.New(stack), Store: h.store, Events: h.ev,
 		Drift: drift.NewTracker(h.drift, 0, func() time.Time { return h.now }),
 		Now:   func() time.Time { return h.now }, MaxParallel: 2},
 		[]Repo{{Name: "r", Path: "deploy", Interval: time.Minute, Source: h.src}})

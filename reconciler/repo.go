@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,8 @@ import (
 	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/notify"
 	"github.com/driftless/driftless/sources"
+	"github.com/driftless/driftless/state"
+	"github.com/hashicorp/hcl/v2"
 )
 
 // snapshot is a repository's newest valid revision and its desired state.
@@ -129,25 +132,52 @@ func (c *Controller) sync(ctx context.Context, rs *repoState) error {
 	return nil
 }
 
+// evalAttempts is how many evaluations of one revision may start without
+// ending (the controller killed during them, e.g. out of memory) before the
+// revision is rejected without being evaluated again.
+const evalAttempts = 2
+
 // load decodes the manifests of rev and, when they are valid, makes them
-// the repository's desired state.
+// the repository's desired state. A revision rejected before, or whose
+// evaluation never ended twice, is not evaluated again.
 func (c *Controller) load(ctx context.Context, rs *repoState, rev *sources.Revision) {
 	repo := rs.cfg.Name
 	log := c.log.With("repo", repo, "revision", rev.SHA)
-	d, diags := c.opt.Loader.Load(repo, rev.Tree, rs.cfg.Path)
-	if diags.HasErrors() {
+	marks, err := c.opt.Store.Repo(ctx, repo)
+	if err != nil {
+		log.Warn("reading what is remembered of the repository", "error", err)
+		marks = state.RepoState{Repo: repo}
+	}
+	switch {
+	case marks.Rejected == rev.SHA:
 		rs.invalidSHA = rev.SHA
-		lines := manifest.Format(diags)
-		log.Error("the revision's manifests are invalid; keeping the last good state", "diagnostics", lines)
-		data := c.revData(rs, rev, "")
-		data.Key = rs.cfg.Name + "@" + rev.SHA
-		data.Diagnostics = lines
-		data.Error = fmt.Sprintf("%d error(s) in the manifests: %s", len(errorsOnly(lines)), strings.Join(errorsOnly(lines), "; "))
-		c.opt.Events.Emit(ctx, notify.CatSource, notify.ActInvalid, data)
-		if m := c.metrics(); m != nil {
-			m.Reconciles.WithLabelValues(repo, "", "invalid").Inc()
-		}
+		log.Warn("the revision was rejected before; keeping the last good state", "why", marks.Why)
+		c.restoreLastGood(ctx, rs, marks)
 		return
+	case marks.Evaluating == rev.SHA && marks.Attempts >= evalAttempts:
+		why := fmt.Sprintf("the controller stopped %d times while evaluating this revision's manifests (out of memory, or killed); it is rejected without being evaluated again: fix or revert the commit", marks.Attempts)
+		c.reject(ctx, rs, rev, marks, why, nil)
+		c.restoreLastGood(ctx, rs, marks)
+		return
+	}
+	if marks.Evaluating != rev.SHA {
+		marks.Evaluating, marks.Attempts = rev.SHA, 0
+	}
+	marks.Attempts++
+	if err := c.opt.Store.PutRepo(ctx, marks); err != nil {
+		log.Warn("remembering the revision being evaluated", "error", err)
+	}
+	d, diags := c.evaluate(repo, rev, rs.cfg.Path)
+	marks.Evaluating, marks.Attempts = "", 0
+	if diags.HasErrors() {
+		lines := manifest.Format(diags)
+		c.reject(ctx, rs, rev, marks, fmt.Sprintf("%d error(s) in the manifests: %s", len(errorsOnly(lines)), strings.Join(errorsOnly(lines), "; ")), lines)
+		c.restoreLastGood(ctx, rs, marks)
+		return
+	}
+	marks.Good = rev.SHA
+	if err := c.opt.Store.PutRepo(ctx, marks); err != nil {
+		log.Warn("remembering the revision evaluated", "error", err)
 	}
 	rs.cur.Store(&snapshot{rev: rev, desired: d})
 	rs.invalidSHA = ""
@@ -156,6 +186,61 @@ func (c *Controller) load(ctx context.Context, rs *repoState, rev *sources.Revis
 	data.Key = rs.cfg.Name + "@" + rev.SHA // announced once per revision, restarts included
 	c.opt.Events.Emit(ctx, notify.CatSource, notify.ActUpdated, data)
 	c.forgetRemoved(ctx, rs, d)
+}
+
+// restoreLastGood makes the newest valid revision the desired state when
+// the repo has none (a restart on a rejected head), so that the last good
+// state keeps being reconciled and scanned for drift.
+func (c *Controller) restoreLastGood(ctx context.Context, rs *repoState, marks state.RepoState) {
+	if cur, _ := rs.current(); cur != nil || marks.Good == "" {
+		return
+	}
+	rev, err := rs.cfg.Source.Revision(ctx, marks.Good)
+	if err != nil {
+		c.log.Warn("reading the last good revision", "repo", rs.cfg.Name, "revision", marks.Good, "error", err)
+		return
+	}
+	d, diags := c.evaluate(rs.cfg.Name, rev, rs.cfg.Path)
+	if diags.HasErrors() {
+		return
+	}
+	rs.cur.Store(&snapshot{rev: rev, desired: d})
+	c.log.Info("keeping the last good revision", "repo", rs.cfg.Name, "revision", rev.SHA)
+}
+
+// evaluate loads the manifests of rev; a panic while doing so is a
+// diagnostic, never a dead process.
+func (c *Controller) evaluate(repo string, rev *sources.Revision, path string) (d *manifest.Desired, diags hcl.Diagnostics) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("internal error evaluating the manifests", "repo", repo, "revision", rev.SHA, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			d, diags = nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Internal error",
+				Detail: fmt.Sprintf("evaluating the manifests failed: %v", p)}}
+		}
+	}()
+	return c.opt.Loader.Load(repo, rev.Tree, path)
+}
+
+// reject records rev as rejected (remembered across restarts) and
+// announces it once with source.invalid; the last good state keeps running.
+func (c *Controller) reject(ctx context.Context, rs *repoState, rev *sources.Revision, marks state.RepoState, why string, diagnostics []string) {
+	repo := rs.cfg.Name
+	rs.invalidSHA = rev.SHA
+	marks.Rejected, marks.Why = rev.SHA, why
+	marks.Evaluating, marks.Attempts = "", 0
+	if err := c.opt.Store.PutRepo(ctx, marks); err != nil {
+		c.log.Warn("remembering the rejected revision", "repo", repo, "revision", rev.SHA, "error", err)
+	}
+	c.log.Error("the revision's manifests are invalid; keeping the last good state", "repo", repo, "revision", rev.SHA,
+		"diagnostics", diagnostics, "why", why)
+	data := c.revData(rs, rev, "")
+	data.Key = repo + "@" + rev.SHA
+	data.Diagnostics = diagnostics
+	data.Error = why
+	c.opt.Events.Emit(ctx, notify.CatSource, notify.ActInvalid, data)
+	if m := c.metrics(); m != nil {
+		m.Reconciles.WithLabelValues(repo, "", "invalid").Inc()
+	}
 }
 
 // forgetRemoved drops the state of apps no longer declared. Their

@@ -2,7 +2,9 @@ package reconciler
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/driftless/driftless/appliers"
@@ -77,17 +79,35 @@ var steps = []step{
 }
 
 // reconcileApp runs the steps for app at the repo's current revision.
-func (c *Controller) reconcileApp(ctx context.Context, rs *repoState, d *manifest.Desired, rev *sources.Revision, app *manifest.App) outcome {
+func (c *Controller) reconcileApp(ctx context.Context, rs *repoState, d *manifest.Desired, rev *sources.Revision, app *manifest.App) (out outcome) {
 	r := &appRun{c: c, rs: rs, head: rev, app: app, d: d, rev: rev,
 		rec: c.recorderFor(rs.cfg.Name, app.Name),
 		log: c.log.With("repo", rs.cfg.Name, "app", app.Name, "revision", rev.SHA)}
 	r.rec.log = r.log
+	defer func() {
+		if p := recover(); p != nil {
+			out = outcomeBlocked
+			r.panicked(ctx, p)
+		}
+	}()
 	for _, s := range steps {
 		if v := s.run(r, ctx); v.done {
 			return v.out
 		}
 	}
 	return outcomeReady
+}
+
+// panicked records a panic in the run as the app's failure (stalled: the
+// same inputs would fail the same way), never a dead process.
+func (r *appRun) panicked(ctx context.Context, p any) {
+	r.log.Error("internal error reconciling the app", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	defer func() {
+		if p2 := recover(); p2 != nil {
+			r.log.Error("internal error recording an internal error", "panic", fmt.Sprint(p2))
+		}
+	}()
+	r.fail(ctx, appliers.Stalled(fmt.Errorf("internal error: %v", p)))
 }
 
 // syncedStatus is the status of an app whose live state matches what the

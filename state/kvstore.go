@@ -15,6 +15,7 @@ import (
 const (
 	StateBucket   = "DRIFTLESS_STATE"
 	HistoryBucket = "DRIFTLESS_HISTORY"
+	ReposBucket   = "DRIFTLESS_REPOS"
 )
 
 // HistoryLimit is how many records are kept per app.
@@ -25,6 +26,7 @@ const HistoryLimit = 200
 type KVStore struct {
 	state   *kv.Bucket
 	history *kv.Bucket
+	repos   *kv.Bucket
 }
 
 // OpenKVStore creates or opens the buckets with the given replication.
@@ -37,7 +39,11 @@ func OpenKVStore(ctx context.Context, js jetstream.JetStream, replicas int) (*KV
 	if err != nil {
 		return nil, fmt.Errorf("opening deploy history: %w", err)
 	}
-	return &KVStore{state: st, history: h}, nil
+	r, err := kv.Open(ctx, js, ReposBucket, kv.Options{Replicas: replicas})
+	if err != nil {
+		return nil, fmt.Errorf("opening repository state: %w", err)
+	}
+	return &KVStore{state: st, history: h, repos: r}, nil
 }
 
 func (s *KVStore) Get(ctx context.Context, repo, app string) (AppState, error) {
@@ -156,4 +162,17 @@ func (s *KVStore) History(ctx context.Context, repo, app string) ([]DeployRecord
 		out[len(recs)-1-i] = recs[i]
 	}
 	return out, nil
+}
+
+func (s *KVStore) Repo(ctx context.Context, repo string) (RepoState, error) {
+	rs := RepoState{Repo: repo}
+	if _, err := s.repos.Get(ctx, kv.Key(repo), &rs); err != nil && !errors.Is(err, kv.ErrNotFound) {
+		return RepoState{Repo: repo}, err
+	}
+	return rs, nil
+}
+
+func (s *KVStore) PutRepo(ctx context.Context, rs RepoState) error {
+	_, err := s.repos.Put(ctx, kv.Key(rs.Repo), rs)
+	return err
 }

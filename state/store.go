@@ -39,6 +39,11 @@ type Store interface {
 	AppendHistory(ctx context.Context, repo, app string, rec DeployRecord) error
 	// History returns an app's records, newest first.
 	History(ctx context.Context, repo, app string) ([]DeployRecord, error)
+	// Repo returns what is remembered of a repository (a zero RepoState
+	// with Repo set when nothing is).
+	Repo(ctx context.Context, repo string) (RepoState, error)
+	// PutRepo stores what is remembered of a repository.
+	PutRepo(ctx context.Context, rs RepoState) error
 }
 
 // MemStore is an in-memory Store for tests and `driftless plan`.
@@ -46,12 +51,13 @@ type MemStore struct {
 	mu      sync.Mutex
 	states  map[string]AppState
 	history map[string][]DeployRecord
+	repos   map[string]RepoState
 	rev     uint64 // last revision written, for Put's check
 }
 
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
-	return &MemStore{states: map[string]AppState{}, history: map[string][]DeployRecord{}}
+	return &MemStore{states: map[string]AppState{}, history: map[string][]DeployRecord{}, repos: map[string]RepoState{}}
 }
 
 func memKey(repo, app string) string { return repo + "/" + app }
@@ -141,6 +147,23 @@ func (m *MemStore) History(_ context.Context, repo, app string) ([]DeployRecord,
 		out[len(h)-1-i] = h[i]
 	}
 	return out, nil
+}
+
+func (m *MemStore) Repo(_ context.Context, repo string) (RepoState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rs, ok := m.repos[repo]
+	if !ok {
+		rs = RepoState{Repo: repo}
+	}
+	return rs, nil
+}
+
+func (m *MemStore) PutRepo(_ context.Context, rs RepoState) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.repos[rs.Repo] = rs
+	return nil
 }
 
 // Sort orders states by repo, then app.

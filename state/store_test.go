@@ -72,6 +72,15 @@ func testStore(t *testing.T, s Store) {
 		t.Errorf("List after Delete = %+v", list)
 	}
 	testPut(t, s)
+	if rs, err := s.Repo(ctx, "r"); err != nil || rs.Repo != "r" || rs.Rejected != "" {
+		t.Fatalf("Repo of a repository never stored: %+v %v", rs, err)
+	}
+	if err := s.PutRepo(ctx, RepoState{Repo: "r", Evaluating: "abc", Attempts: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if rs, _ := s.Repo(ctx, "r"); rs.Evaluating != "abc" || rs.Attempts != 1 {
+		t.Errorf("Repo after PutRepo = %+v", rs)
+	}
 }
 
 // testPut checks the revision-checked write: a writer holding state read
