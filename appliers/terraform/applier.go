@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-exec/tfexec"
 
 	"github.com/driftless/driftless/appliers"
+	"github.com/driftless/driftless/internal/dropexec"
 	"github.com/driftless/driftless/internal/redact"
 )
 
@@ -40,6 +41,17 @@ type Config struct {
 	// it is killed; zero means terraform-exec's default (60 s).
 	WaitDelay time.Duration
 
+	// RunAs, when set, runs every Terraform process as that user: the
+	// daemon must run as root. Terraform is started through Self, which
+	// must call dropexec.Main first thing (driftless's main does). Each
+	// stack's work dir belongs to the user while one of the stack's
+	// operations runs, and to root otherwise; the plugin cache belongs to
+	// the user.
+	RunAs *RunAs
+	// Self is the executable Terraform is started through under RunAs;
+	// "" means os.Executable().
+	Self string
+
 	// Redactor masks secrets in Terraform's output, in errors and in the
 	// applier's logs. New adds every terraform.env value, the AWS
 	// credentials and any other secret-looking variable Terraform gets.
@@ -55,7 +67,8 @@ const CLIConfigName = "terraformrc"
 // concurrent use; operations on one stack are serialised.
 type Applier struct {
 	cfg       Config
-	binary    string
+	binary    string // the real terraform
+	exe       string // what terraform-exec runs: binary, or Self under RunAs
 	log       *slog.Logger
 	env       map[string]string
 	cliPath   string
@@ -125,15 +138,35 @@ func New(cfg Config, log *slog.Logger) (*Applier, error) {
 		return nil, fmt.Errorf("terraform work dir: %w", err)
 	}
 	cfg.WorkDir = workDir
-	if err := os.MkdirAll(workDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating terraform work dir: %w", err)
+	exe, err := checkRunAs(&cfg, path)
+	if err != nil {
+		return nil, err
+	}
+	a := &Applier{cfg: cfg, binary: path, exe: exe, log: log, stacks: map[string]*stack{}}
+	if err := ensureDir(workDir, a.passMode()); err != nil {
+		return nil, fmt.Errorf("terraform work dir: %w", err)
 	}
 	if cfg.PluginCache != "" {
 		if cfg.PluginCache, err = filepath.Abs(cfg.PluginCache); err != nil {
 			return nil, fmt.Errorf("plugin cache: %w", err)
 		}
-		if err := os.MkdirAll(cfg.PluginCache, 0o755); err != nil {
-			return nil, fmt.Errorf("creating plugin cache: %w", err)
+		if err := ensureDir(cfg.PluginCache, privateDir); err != nil {
+			return nil, fmt.Errorf("plugin cache: %w", err)
+		}
+		if ra := cfg.RunAs; ra != nil {
+			if err := chownAll(cfg.PluginCache, ra.UID, ra.GID); err != nil {
+				return nil, fmt.Errorf("giving the plugin cache to the run_as user: %w", err)
+			}
+		}
+	}
+	if ra := cfg.RunAs; ra != nil {
+		for _, d := range []string{workDir, cfg.PluginCache} {
+			if d == "" {
+				continue
+			}
+			if err := checkReachable(d, ra.UID, ra.GID); err != nil {
+				return nil, fmt.Errorf("terraform run_as: %w", err)
+			}
 		}
 	}
 	var mirrored []string
@@ -148,20 +181,27 @@ func New(cfg Config, log *slog.Logger) (*Applier, error) {
 			log.Warn("terraform plugin mirror holds no providers", "mirror", cfg.PluginMirror)
 		}
 	}
-	a := &Applier{
-		cfg:       cfg,
-		binary:    path,
-		log:       log,
-		cliPath:   filepath.Join(workDir, CLIConfigName),
-		cliConfig: CLIConfig(cfg.PluginMirror, mirrored, cfg.PluginCache),
-		stacks:    map[string]*stack{},
+	a.cfg = cfg
+	a.cliPath = filepath.Join(workDir, CLIConfigName)
+	a.cliConfig = CLIConfig(cfg.PluginMirror, mirrored, cfg.PluginCache)
+	cliMode := os.FileMode(privateFile)
+	if cfg.RunAs != nil {
+		cliMode = publicFile // no secrets: paths of the mirror and the cache
 	}
-	if err := writeFileIfChanged(a.cliPath, []byte(a.cliConfig)); err != nil {
+	if err := writeFileIfChanged(a.cliPath, []byte(a.cliConfig), cliMode); err != nil {
 		return nil, fmt.Errorf("writing terraform CLI config: %w", err)
 	}
 	env, dropped := BuildEnv(cfg.BaseEnv, cfg.Env, cfg.AWSRegion, cfg.AWSEndpoint, a.cliPath)
 	if len(dropped) > 0 {
 		log.Warn("terraform.env variables ignored: terraform-exec manages them or driftless sets them itself", "vars", dropped)
+	}
+	if ra := cfg.RunAs; ra != nil {
+		for k, v := range dropexec.Env(path, ra.UID, ra.GID) {
+			env[k] = v
+		}
+		if ra.Home != "" {
+			env["HOME"] = ra.Home
+		}
 	}
 	a.env = env
 	a.red = cfg.Redactor
@@ -252,10 +292,17 @@ func (a *Applier) terraform(st *stack) (*tfexec.Terraform, error) {
 	if st.tf != nil {
 		return st.tf, nil
 	}
-	if err := os.MkdirAll(st.tfDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", st.tfDir, err)
+	rel, err := filepath.Rel(st.root, st.tfDir)
+	if err != nil {
+		return nil, err
 	}
-	tf, err := tfexec.NewTerraform(st.tfDir, a.binary)
+	if err := mkdirIn(st.root, rel); err != nil {
+		return nil, err
+	}
+	if err := a.handOver(st); err != nil {
+		return nil, err
+	}
+	tf, err := tfexec.NewTerraform(st.tfDir, a.exe)
 	if err != nil {
 		return nil, fmt.Errorf("terraform: %w", err)
 	}
@@ -300,10 +347,13 @@ func (a *Applier) prepare(ctx context.Context, st *stack, req appliers.Request, 
 		if err != nil {
 			return nil, fmt.Errorf("encoding vars: %w", err)
 		}
-		if err := writeFileIfChanged(vf, b); err != nil {
+		if err := writeInIfChanged(st.root, varsFile, b, privateFile); err != nil {
 			return nil, err
 		}
 	} else if err := os.Remove(vf); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err := a.handOver(st); err != nil {
 		return nil, err
 	}
 	tf, err := a.terraform(st)
@@ -357,7 +407,7 @@ func (a *Applier) init(ctx context.Context, st *stack, tf *tfexec.Terraform, spe
 	log.Info("terraform init done", "reconfigure", reconfigure, "duration_ms", time.Since(start).Milliseconds(), "cache_wait_ms", waited.Milliseconds())
 	_, statErr := os.Stat(filepath.Join(st.tfDir, ".terraform"))
 	b, _ := json.Marshal(initRecord{Fingerprint: fp, Backend: backendFP, DataDir: statErr == nil})
-	return writeFileIfChanged(filepath.Join(st.root, initFile), b)
+	return writeInIfChanged(st.root, initFile, b, privateFile)
 }
 
 // BackendConfigArgs renders backend_config as KEY=VALUE arguments of
@@ -425,7 +475,12 @@ func (a *Applier) lockStack(req appliers.Request) (st *stack, spec *Spec, unlock
 	}
 	a.lockForDeploy(st)
 	st.setDir(tfDir)
-	return st, spec, st.mu.Unlock, nil
+	if err := a.openStack(st); err != nil {
+		a.park(st)
+		st.mu.Unlock()
+		return nil, nil, nil, err
+	}
+	return st, spec, func() { a.park(st); st.mu.Unlock() }, nil
 }
 
 // Plan runs `terraform plan -out` for the request and reads the saved plan.
