@@ -132,8 +132,8 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 		d.shutdown()
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
-		return fail(fmt.Errorf("creating state_dir: %w", err))
+	if err := prepareStateDir(cfg); err != nil {
+		return fail(err)
 	}
 	nc, js, err := d.connectNATS(ctx, "driftless-"+cfg.Instance)
 	if err != nil {

@@ -43,6 +43,9 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if err := prepareStateDir(cfg); err != nil {
+		return err
+	}
 	red := newRedactor(cfg)
 	log := newLogger(stderr, red, slog.LevelWarn)
 	wantRepo, wantApp := "", ""
