@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/driftless/driftless/internal/testenv"
 )
@@ -26,6 +27,8 @@ func TestMain(m *testing.M) {
 	switch os.Getenv(roleEnv) {
 	case "daemon", "daemon-dumpable":
 		os.Exit(daemon(os.Getenv(roleEnv) == "daemon"))
+	case "parent":
+		os.Exit(parent())
 	}
 	os.Exit(m.Run())
 }
@@ -159,4 +162,76 @@ func TestMainRefuses(t *testing.T) {
 			t.Errorf("%+v: want exit 126 with a message, got %v: %s", tc, err, out)
 		}
 	}
+}
+
+// parent starts `sleep 30` through Main as the user named in the
+// environment, with a parent-death signal as terraform-exec sets it, waits
+// until the exec happened, prints the child's pid and exits at once.
+func parent() int {
+	uid, gid, err := ParseAs(os.Getenv("DROPEXEC_TEST_AS"))
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	self, _ := os.Executable()
+	cmd := exec.Command(self, "30")
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	for k, v := range Env("/bin/sleep", uid, gid) {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	for i := 0; i < 100; i++ {
+		if exe, _ := os.Readlink("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/exe"); strings.HasSuffix(exe, "sleep") {
+			fmt.Println(cmd.Process.Pid)
+			return 0
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	fmt.Println("the child never exec'd sleep")
+	return 1
+}
+
+// The parent-death signal terraform-exec sets survives the drop to the
+// user (a credential change clears it; Main restores it): when the daemon
+// dies, Terraform is killed.
+func TestMainKeepsParentDeathSignal(t *testing.T) {
+	uid, gid := testenv.UnixUser(t, "driftless-dx-test3")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), roleEnv+"=parent", "DROPEXEC_TEST_AS="+strconv.Itoa(uid)+":"+strconv.Itoa(gid))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("parent: %v\n%s", err, out)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("parent printed %q", out)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	deadline := time.Now().Add(5 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("sleep (pid %d, as uid %d) outlived its parent: the parent-death signal was lost", pid, uid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// alive tells whether pid runs (a zombie is dead).
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || (s[i+2] != 'Z' && s[i+2] != 'X')
 }
