@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-exec/tfexec"
 
 	"github.com/driftless/driftless/appliers"
+	"github.com/driftless/driftless/internal/dropexec"
 	"github.com/driftless/driftless/internal/redact"
 )
 
@@ -40,6 +41,17 @@ type Config struct {
 	// it is killed; zero means terraform-exec's default (60 s).
 	WaitDelay time.Duration
 
+	// RunAs, when set, runs every Terraform process as that user: the
+	// daemon must run as root. Terraform is started through Self, which
+	// must call dropexec.Main first thing (driftless's main does). Each
+	// stack's work dir belongs to the user while one of the stack's
+	// operations runs, and to root otherwise; the plugin cache belongs to
+	// the user.
+	RunAs *RunAs
+	// Self is the executable Terraform is started through under RunAs;
+	// "" means os.Executable().
+	Self string
+
 	// Redactor masks secrets in Terraform's output, in errors and in the
 	// applier's logs. New adds every terraform.env value, the AWS
 	// credentials and any other secret-looking variable Terraform gets.
@@ -55,7 +67,8 @@ const CLIConfigName = "terraformrc"
 // concurrent use; operations on one stack are serialised.
 type Applier struct {
 	cfg       Config
-	binary    string
+	binary    string // the real terraform
+	exe       string // what terraform-exec runs: binary, or Self under RunAs
 	log       *slog.Logger
 	env       map[string]string
 	cliPath   string
@@ -125,15 +138,35 @@ func New(cfg Config, log *slog.Logger) (*Applier, error) {
 		return nil, fmt.Errorf("terraform work dir: %w", err)
 	}
 	cfg.WorkDir = workDir
-	if err := os.MkdirAll(workDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating terraform work dir: %w", err)
+	exe, err := checkRunAs(&cfg, path)
+	if err != nil {
+		return nil, err
+	}
+	a := &Applier{cfg: cfg, binary: path, exe: exe, log: log, stacks: map[string]*stack{}}
+	if err := ensureDir(workDir, a.passMode()); err != nil {
+		return nil, fmt.Errorf("terraform work dir: %w", err)
 	}
 	if cfg.PluginCache != "" {
 		if cfg.PluginCache, err = filepath.Abs(cfg.PluginCache); err != nil {
 			return nil, fmt.Errorf("plugin cache: %w", err)
 		}
-		if err := os.MkdirAll(cfg.PluginCache, 0o755); err != nil {
-			return nil, fmt.Errorf("creating plugin cache: %w", err)
+		if err := ensureDir(cfg.PluginCache, privateDir); err != nil {
+			return nil, fmt.Errorf("plugin cache: %w", err)
+		}
+		if ra := cfg.RunAs; ra != nil {
+			if err := chownAll(cfg.PluginCache, ra.UID, ra.GID); err != nil {
+				return nil, fmt.Errorf("giving the plugin cache to the run_as user: %w", err)
+			}
+		}
+	}
+	if ra := cfg.RunAs; ra != nil {
+		for _, d := range []string{workDir, cfg.PluginCache} {
+			if d == "" {
+				continue
+			}
+			if err := checkReachable(d, ra.UID, ra.GID); err != nil {
+				return nil, fmt.Errorf("terraform run_as: %w", err)
+			}
 		}
 	}
 	var mirrored []string
@@ -148,20 +181,27 @@ func New(cfg Config, log *slog.Logger) (*Applier, error) {
 			log.Warn("terraform plugin mirror holds no providers", "mirror", cfg.PluginMirror)
 		}
 	}
-	a := &Applier{
-		cfg:       cfg,
-		binary:    path,
-		log:       log,
-		cliPath:   filepath.Join(workDir, CLIConfigName),
-		cliConfig: CLIConfig(cfg.PluginMirror, mirrored, cfg.PluginCache),
-		stacks:    map[string]*stack{},
+	a.cfg = cfg
+	a.cliPath = filepath.Join(workDir, CLIConfigName)
+	a.cliConfig = CLIConfig(cfg.PluginMirror, mirrored, cfg.PluginCache)
+	cliMode := os.FileMode(privateFile)
+	if cfg.RunAs != nil {
+		cliMode = publicFile // no secrets: paths of the mirror and the cache
 	}
-	if err := writeFileIfChanged(a.cliPath, []byte(a.cliConfig)); err != nil {
+	if err := writeFileIfChanged(a.cliPath, []byte(a.cliConfig), cliMode); err != nil {
 		return nil, fmt.Errorf("writing terraform CLI config: %w", err)
 	}
 	env, dropped := BuildEnv(cfg.BaseEnv, cfg.Env, cfg.AWSRegion, cfg.AWSEndpoint, a.cliPath)
 	if len(dropped) > 0 {
 		log.Warn("terraform.env variables ignored: terraform-exec manages them or driftless sets them itself", "vars", dropped)
+	}
+	if ra := cfg.RunAs; ra != nil {
+		for k, v := range dropexec.Env(path, ra.UID, ra.GID) {
+			env[k] = v
+		}
+		if ra.Home != "" {
+			env["HOME"] = ra.Home
+		}
 	}
 	a.env = env
 	a.red = cfg.Redactor
@@ -252,10 +292,17 @@ func (a *Applier) terraform(st *stack) (*tfexec.Terraform, error) {
 	if st.tf != nil {
 		return st.tf, nil
 	}
-	if err := os.MkdirAll(st.tfDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", st.tfDir, err)
+	rel, err := filepath.Rel(st.root, st.tfDir)
+	if err != nil {
+		return nil, err
 	}
-	tf, err := tfexec.NewTerraform(st.tfDir, a.binary)
+	if err := mkdirIn(st.root, rel); err != nil {
+		return nil, err
+	}
+	if err := a.handOver(st); err != nil {
+		return nil, err
+	}
+	tf, err := tfexec.NewTerraform(st.tfDir, a.exe)
 	if err != nil {
 		return nil, fmt.Errorf("terraform: %w", err)
 	}
@@ -300,10 +347,13 @@ func (a *Applier) prepare(ctx context.Context, st *stack, req appliers.Request, 
 		if err != nil {
 			return nil, fmt.Errorf("encoding vars: %w", err)
 		}
-		if err := writeFileIfChanged(vf, b); err != nil {
+		if err := writeInIfChanged(st.root, varsFile, b, privateFile); err != nil {
 			return nil, err
 		}
 	} else if err := os.Remove(vf); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err := a.handOver(st); err != nil {
 		return nil, err
 	}
 	tf, err := a.terraform(st)
@@ -357,7 +407,7 @@ func (a *Applier) init(ctx context.Context, st *stack, tf *tfexec.Terraform, spe
 	log.Info("terraform init done", "reconfigure", reconfigure, "duration_ms", time.Since(start).Milliseconds(), "cache_wait_ms", waited.Milliseconds())
 	_, statErr := os.Stat(filepath.Join(st.tfDir, ".terraform"))
 	b, _ := json.Marshal(initRecord{Fingerprint: fp, Backend: backendFP, DataDir: statErr == nil})
-	return writeFileIfChanged(filepath.Join(st.root, initFile), b)
+	return writeInIfChanged(st.root, initFile, b, privateFile)
 }
 
 // BackendConfigArgs renders backend_config as KEY=VALUE arguments of
@@ -425,7 +475,12 @@ func (a *Applier) lockStack(req appliers.Request) (st *stack, spec *Spec, unlock
 	}
 	a.lockForDeploy(st)
 	st.setDir(tfDir)
-	return st, spec, st.mu.Unlock, nil
+	if err := a.openStack(st); err != nil {
+		a.park(st)
+		st.mu.Unlock()
+		return nil, nil, nil, err
+	}
+	return st, spec, func() { a.park(st); st.mu.Unlock() }, nil
 }
 
 // Plan runs `terraform plan -out` for the request and reads the saved plan.
@@ -573,104 +628,4 @@ func randomToken() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// Apply applies exactly the saved plan, then reads the outputs. When the
-// plan file is gone (for instance after a restart), it plans again and goes
-// on only if the new plan has the same ID.
-func (a *Applier) Apply(ctx context.Context, req appliers.Request, plan *appliers.Plan) (*appliers.Result, error) {
-	art, _, err := appliers.PlanArtifact[*artifact]("stack", req.App, plan)
-	if err != nil {
-		return nil, err
-	}
-	st, spec, unlock, err := a.lockStack(req)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	log := a.logger(req)
-	obs := req.Observer
-	if obs == nil {
-		obs = appliers.NopObserver{}
-	}
-
-	if art == nil || !fileExists(art.File) {
-		log.Info("saved plan not available; planning again to check it is unchanged", "plan_id", plan.ID)
-		again, err := a.planLocked(ctx, st, req, spec, log)
-		if err != nil {
-			return nil, err
-		}
-		art, _ = again.Artifact.(*artifact)
-		if again.ID != plan.ID {
-			os.Remove(art.File)
-			return nil, appliers.StalePlan("stack", req.App, fmt.Sprintf("plan %s was approved, the changes now planned differ (%s)", short(plan.ID), again.Summary))
-		}
-	} else if _, err := a.prepare(ctx, st, req, spec, log); err != nil {
-		return nil, err
-	}
-	defer os.Remove(art.File)
-
-	tf, err := a.terraform(st)
-	if err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	stream := &applyStream{obs: obs, red: a.red}
-	a.recordLockOwner(st, req, "apply")
-	err = tf.ApplyJSON(ctx, stream, tfexec.DirOrPlan(art.File), tfexec.LockTimeout(a.lockTimeout()))
-	tf.SetStdout(nil)
-	stream.flush()
-	if err != nil {
-		return nil, classify("apply", joinDiagnostics(err, stream.diags), a.red)
-	}
-	log.Info("terraform apply done", "plan_id", plan.ID, "duration_ms", time.Since(start).Milliseconds())
-
-	outputs := stream.outputs
-	if outputs == nil && (art.HasOutputs || !art.Shown) || stream.needFetch {
-		if outputs, err = a.readOutputs(ctx, tf); err != nil {
-			return nil, err
-		}
-	}
-	if outputs == nil {
-		outputs = map[string]appliers.Output{}
-	}
-	return &appliers.Result{Changes: plan.Changes, Outputs: outputs}, nil
-}
-
-func short(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
-// Outputs reads the stack's outputs with `terraform output -json`.
-func (a *Applier) Outputs(ctx context.Context, req appliers.Request) (map[string]appliers.Output, error) {
-	st, spec, unlock, err := a.lockStack(req)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	tf, err := a.prepare(ctx, st, req, spec, a.logger(req))
-	if err != nil {
-		return nil, err
-	}
-	return a.readOutputs(ctx, tf)
-}
-
-func (a *Applier) readOutputs(ctx context.Context, tf *tfexec.Terraform) (map[string]appliers.Output, error) {
-	outs, err := tf.Output(ctx)
-	if err != nil {
-		return nil, classify("output", err, a.red)
-	}
-	m := make(map[string]appliers.Output, len(outs))
-	for k, o := range outs {
-		m[k] = appliers.Output{Value: o.Value, Type: o.Type, Sensitive: o.Sensitive}
-	}
-	return m, nil
 }

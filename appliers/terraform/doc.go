@@ -11,6 +11,28 @@
 // changed are written, and files that disappeared from the repository are
 // deleted; files Terraform creates there (.terraform/, .terraform.lock.hcl,
 // local state) are kept, so init results survive across revisions.
+// Directories driftless creates are 0700 and the files it writes 0600
+// (0700 for executables; the CLI config 0644 under run_as, it holds no
+// secret). driftless's writes, chmods, chowns and removals in a work dir
+// are resolved inside it (os.Root): a symbolic link Terraform code leaves
+// there cannot redirect them.
+//
+// # Running Terraform as another user
+//
+// With Config.RunAs (terraform.run_as; the daemon runs as root), every
+// Terraform process runs as that user and its primary group. terraform-exec
+// sets the SysProcAttr of the commands it builds, so no Credential can be
+// passed through it: it runs Config.Self (the driftless executable) with
+// the variables of dropexec.Env added, and driftless's main, through
+// dropexec.Main, drops to the user and execs the real terraform in the same
+// process. HOME is the user's home. WorkDir and WorkDir/<repo> are 0711
+// (passable, not listable) and every directory above WorkDir and the
+// plugin cache must let the user through (New checks). The plugin cache
+// belongs to the user. A stack's work dir belongs to the user only while
+// one of its operations holds the stack's lock, and to root (0700)
+// otherwise: Terraform code of another stack, running as the same user,
+// cannot read its state, plan or var files. Stacks running at the same
+// time share the user.
 //
 // # Init only when needed
 //

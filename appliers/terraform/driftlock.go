@@ -79,11 +79,16 @@ func (a *Applier) lockStackForDrift(ctx context.Context, req appliers.Request) (
 	a.mu.Unlock()
 	st.setDir(tfDir)
 	unlock := func() {
+		a.park(st)
 		a.mu.Lock()
 		st.driftCancel = nil
 		a.mu.Unlock()
 		cancel(nil)
 		st.mu.Unlock()
+	}
+	if err := a.openStack(st); err != nil {
+		unlock()
+		return nil, nil, nil, nil, err
 	}
 	return dctx, st, spec, unlock, nil
 }

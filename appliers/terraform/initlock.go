@@ -61,7 +61,7 @@ func lockPluginCache(ctx context.Context, dir string) (unlock func(), err error)
 		return nil, fmt.Errorf("waiting for the plugin cache lock: %w", context.Cause(ctx))
 	}
 	release := func() { <-ch }
-	f, err := os.OpenFile(filepath.Join(dir, initLockName), os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, initLockName), os.O_RDWR|os.O_CREATE, privateFile)
 	if err != nil {
 		release()
 		return nil, fmt.Errorf("opening the plugin cache lock: %w", err)

@@ -159,7 +159,7 @@ type LockOwner struct {
 func (a *Applier) recordLockOwner(st *stack, req appliers.Request, op string) {
 	host, _ := os.Hostname()
 	b, _ := json.Marshal(LockOwner{DeployID: req.DeployID, Revision: req.Revision, Op: op, PID: os.Getpid(), Host: host, Started: time.Now().UTC()})
-	if err := writeFileAtomic(filepath.Join(st.root, lockOwnerFile), b, 0o644); err != nil {
+	if err := writeFileAtomic(filepath.Join(st.root, lockOwnerFile), b, privateFile); err != nil {
 		a.log.Warn("recording the state lock owner", "err", err)
 	}
 }

@@ -121,12 +121,22 @@ type syncStats struct{ Written, Removed int }
 // by earlier syncs go): files whose content changed are rewritten
 // atomically, files that disappeared are removed, and anything else under
 // src (Terraform's .terraform, lock file, local state) is left alone. The
-// list of materialised files is kept in root/files.json.
+// list of materialised files is kept in root/files.json. Files are written
+// 0600 (0700 when executable) in 0700 directories. Every path is resolved
+// inside root (os.Root): a symbolic link left in the work dir by Terraform
+// code cannot redirect a write, a chmod or a removal outside it.
 func syncTree(root string, files map[string]srcFile) (syncStats, error) {
 	var st syncStats
-	src := filepath.Join(root, srcDir)
+	if err := os.MkdirAll(root, privateDir); err != nil {
+		return st, fmt.Errorf("creating %s: %w", root, err)
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return st, err
+	}
+	defer r.Close()
 	old := map[string]string{}
-	if b, err := os.ReadFile(filepath.Join(root, manifestFile)); err == nil {
+	if b, err := r.ReadFile(manifestFile); err == nil {
 		if err := json.Unmarshal(b, &old); err != nil {
 			old = map[string]string{} // rewrite everything
 		}
@@ -143,25 +153,27 @@ func syncTree(root string, files map[string]srcFile) (syncStats, error) {
 		f := files[name]
 		sum := sha256.Sum256(f.data)
 		h := hex.EncodeToString(sum[:])
-		perm := os.FileMode(0o644)
+		perm := os.FileMode(privateFile)
 		if f.exec {
 			h += "+x"
-			perm = 0o755
+			perm = privateDir
 		}
 		now[name] = h
-		dst := filepath.Join(src, filepath.FromSlash(name))
+		dst := path.Join(srcDir, name)
 		if old[name] == h {
-			if _, err := os.Stat(dst); err == nil {
+			if fi, err := r.Lstat(dst); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm() == perm {
 				continue
 			}
 		}
-		if cur, err := os.ReadFile(dst); err == nil && bytes.Equal(cur, f.data) {
-			if err := os.Chmod(dst, perm); err != nil {
-				return st, fmt.Errorf("chmod %s: %w", dst, err)
+		if fi, err := r.Lstat(dst); err == nil && fi.Mode().IsRegular() {
+			if cur, err := r.ReadFile(dst); err == nil && bytes.Equal(cur, f.data) {
+				if err := r.Chmod(dst, perm); err != nil {
+					return st, fmt.Errorf("chmod %s: %w", dst, err)
+				}
+				continue
 			}
-			continue
 		}
-		if err := writeFileAtomic(dst, f.data, perm); err != nil {
+		if err := writeIn(r, dst, f.data, perm); err != nil {
 			return st, err
 		}
 		st.Written++
@@ -170,36 +182,66 @@ func syncTree(root string, files map[string]srcFile) (syncStats, error) {
 		if _, ok := now[name]; ok {
 			continue
 		}
-		dst := filepath.Join(src, filepath.FromSlash(name))
-		if err := os.Remove(dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		dst := path.Join(srcDir, name)
+		if err := r.Remove(dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return st, fmt.Errorf("removing %s: %w", name, err)
 		}
 		st.Removed++
-		pruneEmptyDirs(src, filepath.Dir(dst))
+		pruneEmptyDirs(r, path.Dir(dst))
 	}
 	b, err := json.Marshal(now)
 	if err != nil {
 		return st, err
 	}
-	if err := writeFileIfChanged(filepath.Join(root, manifestFile), b); err != nil {
-		return st, err
+	if cur, err := r.ReadFile(manifestFile); err == nil && bytes.Equal(cur, b) {
+		return st, nil
 	}
-	return st, nil
+	return st, writeIn(r, manifestFile, b, privateFile)
 }
 
-// pruneEmptyDirs removes dir and its parents up to (not including) stop
-// while they are empty.
-func pruneEmptyDirs(stop, dir string) {
-	for dir != stop && strings.HasPrefix(dir, stop+string(filepath.Separator)) {
-		if err := os.Remove(dir); err != nil { // fails when not empty
+// pruneEmptyDirs removes dir (slash-separated, inside r) and its parents up
+// to (not including) src while they are empty.
+func pruneEmptyDirs(r *os.Root, dir string) {
+	for dir != srcDir && strings.HasPrefix(dir, srcDir+"/") {
+		if err := r.Remove(dir); err != nil { // fails when not empty
 			return
 		}
-		dir = filepath.Dir(dir)
+		dir = path.Dir(dir)
 	}
 }
 
+// writeIn writes content to name (slash-separated, inside r) atomically,
+// creating missing directories 0700.
+func writeIn(r *os.Root, name string, content []byte, perm os.FileMode) error {
+	if err := r.MkdirAll(path.Dir(name), privateDir); err != nil {
+		return fmt.Errorf("creating %s: %w", path.Dir(name), err)
+	}
+	tmp := path.Join(path.Dir(name), ".driftless-"+randomToken())
+	f, err := r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	_, err = f.Write(content)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = r.Rename(tmp, name)
+	}
+	if err != nil {
+		_ = r.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	return nil
+}
+
+// writeFileAtomic writes content to dst with perm: a temporary file in the
+// same directory (created 0700 when missing), renamed over dst.
 func writeFileAtomic(dst string, content []byte, perm os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), privateDir); err != nil {
 		return fmt.Errorf("creating %s: %w", filepath.Dir(dst), err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(dst), ".driftless-*")
@@ -227,12 +269,29 @@ func writeFileAtomic(dst string, content []byte, perm os.FileMode) error {
 	return nil
 }
 
-// writeFileIfChanged writes content to dst unless it already holds it.
-func writeFileIfChanged(dst string, content []byte) error {
+// writeFileIfChanged writes content to dst with perm unless it already
+// holds it (then only the mode is set).
+func writeFileIfChanged(dst string, content []byte, perm os.FileMode) error {
 	if cur, err := os.ReadFile(dst); err == nil && bytes.Equal(cur, content) {
-		return nil
+		return os.Chmod(dst, perm)
 	}
-	return writeFileAtomic(dst, content, 0o644)
+	return writeFileAtomic(dst, content, perm)
+}
+
+// writeInIfChanged writes content to name in dir (resolved inside dir,
+// see writeIn) unless it already holds it (then only the mode is set).
+func writeInIfChanged(dir, name string, content []byte, perm os.FileMode) error {
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if fi, err := r.Lstat(name); err == nil && fi.Mode().IsRegular() {
+		if cur, err := r.ReadFile(name); err == nil && bytes.Equal(cur, content) {
+			return r.Chmod(name, perm)
+		}
+	}
+	return writeIn(r, name, content, perm)
 }
 
 // safeName turns a repo or app name into one path element.

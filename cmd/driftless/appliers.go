@@ -55,6 +55,10 @@ func newTerraform(w wiring) (appliers.Applier, error) {
 		return terraform.NewDecoder(), nil
 	}
 	cfg := w.cfg
+	var runAs *terraform.RunAs
+	if u := cfg.Terraform.RunAs; u != nil {
+		runAs = &terraform.RunAs{UID: u.UID, GID: u.GID, Home: u.Home}
+	}
 	return terraform.New(terraform.Config{
 		Binary: cfg.Terraform.Binary, PluginMirror: cfg.Terraform.PluginMirror,
 		WorkDir: filepath.Join(cfg.StateDir, "terraform"), PluginCache: filepath.Join(cfg.StateDir, "plugin-cache"),
@@ -64,6 +68,7 @@ func newTerraform(w wiring) (appliers.Applier, error) {
 		// take the app over (after the TTL and a grace period).
 		WaitDelay: cfg.LeaseTTL / 2,
 		Redactor:  w.red,
+		RunAs:     runAs, // Terraform starts through this executable (main calls dropexec.Main)
 	}, w.log.With("applier", "terraform"))
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/driftless/driftless/drift"
 	"github.com/driftless/driftless/internal/api"
 	"github.com/driftless/driftless/internal/config"
+	"github.com/driftless/driftless/internal/dropexec"
 	"github.com/driftless/driftless/internal/metrics"
 	"github.com/driftless/driftless/internal/natsd"
 	"github.com/driftless/driftless/internal/redact"
@@ -45,6 +46,12 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		return usagef("-log-level: %v", err)
+	}
+	// Before anything else: Terraform, its providers and local-exec
+	// commands run as children; a same-uid child must not read this
+	// process's environment (tokens) or memory through /proc.
+	if err := dropexec.SetNonDumpable(); err != nil {
+		return err
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
@@ -125,8 +132,8 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 		d.shutdown()
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
-		return fail(fmt.Errorf("creating state_dir: %w", err))
+	if err := prepareStateDir(cfg); err != nil {
+		return fail(err)
 	}
 	nc, js, err := d.connectNATS(ctx, "driftless-"+cfg.Instance)
 	if err != nil {

@@ -3,6 +3,13 @@
 // manifests, plan offline, or talk to a running daemon over its API.
 package main
 
-import "os"
+import (
+	"os"
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+	"github.com/driftless/driftless/internal/dropexec"
+)
+
+func main() {
+	dropexec.Main() // started to run terraform as terraform.run_as: never returns
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}

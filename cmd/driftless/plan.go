@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/driftless/driftless/internal/config"
+	"github.com/driftless/driftless/internal/dropexec"
 	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/notify"
 	"github.com/driftless/driftless/reconciler"
@@ -35,8 +36,14 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(pos) > 1 {
 		return usagef("plan takes at most one REPO/APP (or REPO)")
 	}
+	if err := dropexec.SetNonDumpable(); err != nil { // as the daemon: Terraform runs as a child
+		return err
+	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
+		return err
+	}
+	if err := prepareStateDir(cfg); err != nil {
 		return err
 	}
 	red := newRedactor(cfg)

@@ -106,6 +106,17 @@ type TerraformConfig struct {
 	// Env is added to Terraform's environment. Values are redacted when
 	// printed.
 	Env EnvVars `json:"env"`
+	// RunAs is the Unix user every Terraform process runs as; nil: the
+	// daemon's own user. Setting it requires the daemon to run as root.
+	RunAs *UnixUser `json:"run_as,omitempty"`
+}
+
+// UnixUser is a user resolved (os/user) when the config was loaded.
+type UnixUser struct {
+	Name string `json:"name"`
+	UID  int    `json:"uid"`
+	GID  int    `json:"gid"` // primary group
+	Home string `json:"home"`
 }
 
 // SlackConfig is the slack block.

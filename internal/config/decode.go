@@ -24,7 +24,7 @@ var (
 	}}
 	awsSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "region"}, {Name: "endpoint"}}}
 	tfSchema  = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-		{Name: "binary"}, {Name: "plugin_mirror"}, {Name: "max_parallel"}, {Name: "env"},
+		{Name: "binary"}, {Name: "plugin_mirror"}, {Name: "max_parallel"}, {Name: "env"}, {Name: "run_as"},
 	}}
 	slackSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{{Name: "token"}, {Name: "api_url"}},
@@ -269,6 +269,9 @@ func (d *decoder) decodeTerraform(b *hcl.Block, t *TerraformConfig) {
 		t.PluginMirror = resolvePath(d.dir, s)
 	}
 	t.MaxParallel = d.integer(c.Attributes, "max_parallel", DefaultMaxParallel, 1, 256)
+	if s, rng := d.str(c.Attributes, "run_as", b.DefRange); s != "" {
+		t.RunAs = d.runAs(s, rng)
+	}
 	if v, a, ok := d.value(c.Attributes, "env", cty.Map(cty.String)); ok {
 		t.Env = EnvVars{}
 		for k, ev := range v.AsValueMap() {

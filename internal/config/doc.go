@@ -41,6 +41,10 @@
 //     known_hosts_file, both must exist) with SSH URLs.
 //   - Slack route patterns are "category.action" with either part "*", or
 //     "*"; categories and actions are checked against the event catalogue (notify).
+//   - terraform { run_as = "USER" } runs every Terraform process as that
+//     Unix user and its primary group. The user is resolved (os/user) at
+//     load; an unknown user, root, or a daemon not running as root is an
+//     error at the attribute.
 //   - Secrets (api_token, nats.url, nats.password, nats.token, slack.token,
 //     auth.token, webhook_secret)
 //     have type Secret, and terraform.env type EnvVars: printing, logging or
