@@ -152,44 +152,48 @@ func TestModifyFnErrorAborts(t *testing.T) {
 	}
 }
 
+// leaseTTL is the TTL of TestLeases' leases.
+const leaseTTL = 2 * time.Second
+
 func TestLeases(t *testing.T) {
 	b, ctx := open(t, kv.Options{LimitMarkerTTL: true})
 	key := kv.Key("lease", "app", "platform", "web")
 
-	l, err := b.Acquire(ctx, key, "replica-a", time.Second)
+	l, err := b.Acquire(ctx, key, "replica-a", leaseTTL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = b.Acquire(ctx, key, "replica-b", time.Second)
+	_, err = b.Acquire(ctx, key, "replica-b", leaseTTL)
 	var held *kv.HeldError
 	if !errors.Is(err, kv.ErrHeld) || !errors.As(err, &held) || held.Holder != "replica-a" {
 		t.Fatalf("second Acquire: %v, want ErrHeld by replica-a", err)
 	}
 	// The same holder re-acquiring gets its lease back, renewed.
-	l2, err := b.Acquire(ctx, key, "replica-a", time.Second)
+	l2, err := b.Acquire(ctx, key, "replica-a", leaseTTL)
 	if err != nil || l2.Rev <= l.Rev {
 		t.Fatalf("re-Acquire by holder: %+v, %v", l2, err)
 	}
 	// A renewal at a revision the holder itself superseded (an ack that
 	// never arrived) is not a loss: the lease still names the holder.
-	if err := b.Renew(ctx, l, time.Second); err != nil || l.Rev <= l2.Rev {
+	if err := b.Renew(ctx, l, leaseTTL); err != nil || l.Rev <= l2.Rev {
 		t.Fatalf("Renew at a revision superseded by the same holder: %v (rev %d, latest %d)", err, l.Rev, l2.Rev)
 	}
 
-	// Renewing keeps it held past the first TTL.
-	for range 3 {
-		time.Sleep(500 * time.Millisecond)
-		if err := b.Renew(ctx, l, time.Second); err != nil {
+	// Renewing keeps it held past the first TTL (renewals at a third of
+	// it leave slack for a loaded machine).
+	for range 4 {
+		time.Sleep(leaseTTL / 3)
+		if err := b.Renew(ctx, l, leaseTTL); err != nil {
 			t.Fatalf("Renew: %v", err)
 		}
 	}
-	if _, err := b.Acquire(ctx, key, "replica-b", time.Second); !errors.Is(err, kv.ErrHeld) {
+	if _, err := b.Acquire(ctx, key, "replica-b", leaseTTL); !errors.Is(err, kv.ErrHeld) {
 		t.Fatalf("Acquire after renewals: %v, want ErrHeld", err)
 	}
 
 	// Left alone, it expires and another holder takes it.
 	lb := waitAcquire(t, ctx, b, key, "replica-b")
-	if err := b.Renew(ctx, l, time.Second); !errors.Is(err, kv.ErrLost) {
+	if err := b.Renew(ctx, l, leaseTTL); !errors.Is(err, kv.ErrLost) {
 		t.Fatalf("Renew of expired lease: %v, want ErrLost", err)
 	}
 	if err := b.Release(ctx, l); !errors.Is(err, kv.ErrLost) {
@@ -209,7 +213,7 @@ func waitAcquire(t *testing.T, ctx context.Context, b *kv.Bucket, key, holder st
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		l, err := b.Acquire(ctx, key, holder, time.Second)
+		l, err := b.Acquire(ctx, key, holder, leaseTTL)
 		if err == nil {
 			return l
 		}
