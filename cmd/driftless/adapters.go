@@ -19,7 +19,7 @@ type apiAdapter struct{ *reconciler.Controller }
 
 func (a apiAdapter) Act(ctx context.Context, r api.ActionRequest) (state.AppState, error) {
 	return a.Controller.Act(ctx, reconciler.Action{Repo: r.Repo, App: r.App, Action: r.Action, To: r.To,
-		Previous: r.Previous, Revert: r.Revert, Caller: r.Caller})
+		Previous: r.Previous, Revert: r.Revert, Caller: r.Caller, PlanID: r.PlanID})
 }
 
 // webhooks maps GitHub push webhooks to the configured repos.

@@ -49,6 +49,11 @@ type ActionRequest struct {
 	Revert bool `json:"revert,omitempty"`
 	// Caller is who asked: "api", or the body's "caller" field.
 	Caller string `json:"caller"`
+	// PlanID is the id of the plan the approver saw (approve only); the
+	// controller refuses the approval, with an error wrapping
+	// state.ErrConflict, when another plan awaits approval. Empty: the plan
+	// awaiting approval, whichever it is.
+	PlanID string `json:"plan_id,omitempty"`
 }
 
 // WebhookTarget is what the GitHub webhook endpoint needs.

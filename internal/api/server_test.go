@@ -278,6 +278,7 @@ func TestActions(t *testing.T) {
 		{"rollback", `{"previous": true, "revert": true}`, ActionRequest{Action: "rollback", Previous: true, Revert: true, Caller: "api"}},
 		{"unpin", "{}", ActionRequest{Action: "unpin", Caller: "api"}},
 		{"approve", "", ActionRequest{Action: "approve", Caller: "api"}},
+		{"approve", `{"plan_id": "p-42", "caller": "carol"}`, ActionRequest{Action: "approve", PlanID: "p-42", Caller: "carol"}},
 		{"suspend", `{"caller":"bob"}`, ActionRequest{Action: "suspend", Caller: "bob"}},
 		{"resume", "", ActionRequest{Action: "resume", Caller: "api"}},
 	}
@@ -324,6 +325,8 @@ func TestActionErrors(t *testing.T) {
 		{"rollback without target", "/api/v1/apps/platform/web/rollback", "Bearer " + testToken, "", testToken, nil, 400, "rollback needs", false},
 		{"rollback with both", "/api/v1/apps/platform/web/rollback", "Bearer " + testToken, `{"to":"a","previous":true}`, testToken, nil, 400, "not both", false},
 		{"to on reconcile", "/api/v1/apps/platform/web/reconcile", "Bearer " + testToken, `{"to":"a"}`, testToken, nil, 400, "rollback only", false},
+		{"plan_id on reconcile", "/api/v1/apps/platform/web/reconcile", "Bearer " + testToken, `{"plan_id":"p-1"}`, testToken, nil, 400, "approve only", false},
+		{"approve another plan", "/api/v1/apps/platform/web/approve", "Bearer " + testToken, `{"plan_id":"p-1"}`, testToken, fmt.Errorf("%w: refused: you approved plan p-1, but the plan awaiting approval is p-2", state.ErrConflict), 409, "is p-2", true},
 		{"unknown app", "/api/v1/apps/platform/nope/reconcile", "Bearer " + testToken, "", testToken, nil, 404, "not found", true},
 		{"conflict", "/api/v1/apps/platform/web/approve", "Bearer " + testToken, "", testToken, fmt.Errorf("plan is stale: %w", state.ErrConflict), 409, "plan is stale", true},
 		{"bad request", "/api/v1/apps/platform/web/unpin", "Bearer " + testToken, "", testToken, fmt.Errorf("not pinned: %w", state.ErrBadRequest), 400, "not pinned", true},
