@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/driftless/driftless/internal/client"
 )
 
 // Exit codes, decided here and nowhere else.
@@ -69,12 +71,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "driftless: %s\nRun 'driftless help' for usage.\n", ue.msg)
+		fmt.Fprintf(stderr, "driftless: %s\nRun 'driftless help' for usage.\n", client.CleanText(ue.msg))
 		return exitUsage
 	case errors.As(err, &ec):
 		return ec.ExitCode()
 	default:
-		fmt.Fprintf(stderr, "driftless: %v\n", err)
+		// Errors may carry server-provided text: no control characters
+		// reach the terminal.
+		fmt.Fprintf(stderr, "driftless: %s\n", client.CleanText(err.Error()))
 		return exitError
 	}
 }
