@@ -58,9 +58,10 @@ type ActionRequest struct {
 
 // WebhookTarget is what the GitHub webhook endpoint needs.
 type WebhookTarget interface {
-	// WebhookSecret is the repo's webhook secret; false (or empty) when none
-	// is configured.
-	WebhookSecret(repo string) ([]byte, bool)
+	// WebhookSecrets are the configured webhook secrets by repo (repos
+	// without one are absent). A push is authenticated against all of them
+	// before anything about its repository is looked up.
+	WebhookSecrets() map[string][]byte
 	// RepoForPush finds the watched repo whose URL is one of cloneURLs and
 	// whose tracked branch is ref (refs/heads/BRANCH).
 	RepoForPush(cloneURLs []string, ref string) (repo string, ok bool)

@@ -94,6 +94,16 @@ func (h *fakeHooks) WebhookSecret(repo string) ([]byte, bool) {
 	return []byte(s), ok
 }
 
+func (h *fakeHooks) WebhookSecrets() map[string][]byte {
+	m := map[string][]byte{}
+	for repo, s := range h.secrets {
+		if s != "" {
+			m[repo] = []byte(s)
+		}
+	}
+	return m
+}
+
 func (h *fakeHooks) RepoForPush(urls []string, ref string) (string, bool) {
 	if ref != "refs/heads/"+h.branch {
 		return "", false
@@ -372,9 +382,13 @@ func TestGitHubWebhook(t *testing.T) {
 		{"missing signature", "push", good, "", 401, "invalid X-Hub-Signature-256", false},
 		{"signature of other body", "push", good, sign("whsec-s3cr3t", good+" "), 401, "invalid", false},
 		{"sha1 signature", "push", good, "sha1=" + strings.Repeat("0", 40), 401, "invalid", false},
-		{"other branch", "push", push("https://github.com/acme/platform.git", "refs/heads/dev"), "", 202, `"status": "ignored"`, false},
-		{"unknown repo", "push", push("https://github.com/acme/other.git", "refs/heads/main"), "", 202, `"status": "ignored"`, false},
-		{"repo without secret", "push", push("https://github.com/acme/nosecret.git", "refs/heads/main"), "sha256=00", 403, "no webhook_secret", false},
+		// The signature is checked first: only a signed push learns whether
+		// its repository and branch are watched.
+		{"other branch", "push", push("https://github.com/acme/platform.git", "refs/heads/dev"), sign("whsec-s3cr3t", push("https://github.com/acme/platform.git", "refs/heads/dev")), 202, `"status": "ignored"`, false},
+		{"unknown repo", "push", push("https://github.com/acme/other.git", "refs/heads/main"), sign("whsec-s3cr3t", push("https://github.com/acme/other.git", "refs/heads/main")), 202, `"status": "ignored"`, false},
+		{"repo without secret", "push", push("https://github.com/acme/nosecret.git", "refs/heads/main"), "sha256=00", 401, "invalid X-Hub-Signature-256", false},
+		{"repo without secret, signed with another repo's", "push", push("https://github.com/acme/nosecret.git", "refs/heads/main"), sign("whsec-s3cr3t", push("https://github.com/acme/nosecret.git", "refs/heads/main")), 202, `"status": "ignored"`, false},
+		{"unsigned, other branch", "push", push("https://github.com/acme/platform.git", "refs/heads/dev"), "", 401, "invalid X-Hub-Signature-256", false},
 		{"ping", "ping", `{"zen": "Keep it logically awesome.", "hook_id": 1}`, "", 200, "pong", false},
 		{"other event", "issues", `{}`, "", 202, "ignored", false},
 		{"no event header", "", good, sign("whsec-s3cr3t", good), 400, "X-GitHub-Event", false},
