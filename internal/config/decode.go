@@ -293,6 +293,9 @@ func (d *decoder) decodeSlack(b *hcl.Block) *SlackConfig {
 	if u != "" {
 		if err := checkHTTPURL(u); err != nil {
 			d.add(errAt(rng, "Invalid api_url", "%s.", err))
+		} else if host := urlHost(u); urlTransport(u) == "http" && !isLoopbackHost(host) {
+			d.add(errAt(rng, "Token over plain http",
+				"The Slack token would cross the network to %s in clear text; use an https:// api_url (plain http:// is allowed only to a loopback host: 127.0.0.0/8, ::1, localhost).", host))
 		}
 	}
 	s.APIURL = u
@@ -391,6 +394,11 @@ func (d *decoder) decodeAuth(b *hcl.Block, r *RepoConfig) {
 			d.add(errAt(trng, "Token with an SSH URL", "A token authenticates over http(s) only; for an SSH URL use ssh_key_file and known_hosts_file."))
 		case "file":
 			d.add(errAt(trng, "Token with a local repo", "A token is only used with an http(s) URL."))
+		case "http":
+			if host := urlHost(r.URL); !isLoopbackHost(host) {
+				d.add(errAt(trng, "Token over plain http",
+					"The token would cross the network to %s in clear text; use an https:// URL (plain http:// with a token is allowed only to a loopback host: 127.0.0.0/8, ::1, localhost).", host))
+			}
 		}
 		if key != "" {
 			d.add(errAt(krng, "Conflicting auth", "Set either token or ssh_key_file, not both."))

@@ -58,6 +58,26 @@ func checkHTTPURL(s string) error {
 	return nil
 }
 
+// urlHost is the host name of an absolute URL (without port or brackets);
+// "" when it does not parse.
+func urlHost(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}
+
+// isLoopbackHost reports whether host is "localhost" or a loopback address
+// (127.0.0.0/8, ::1): traffic to it never leaves the machine.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // scpLikeRE matches Git's scp-like syntax [user@]host:path; a slash before
 // the colon makes it a local path.
 var scpLikeRE = regexp.MustCompile(`^(?:[^@/\s:]+@)?[A-Za-z0-9][A-Za-z0-9.-]*:[^\s]+$`)
