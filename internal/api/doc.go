@@ -48,6 +48,11 @@
 // is allowed by its hash in the Content-Security-Policy. An unknown app gets
 // a 404 HTML page.
 //
+// With RestrictHosts (the daemon always calls it), a request whose Host
+// header is not the listen address, a loopback form with the listen port or
+// the host of external_url gets 421 with a JSON error, before any handler
+// runs (DNS rebinding); GET /healthz and GET /readyz are exempt.
+//
 // Each request is logged at debug level (method, path, status, duration);
 // headers, and so the API token, are never logged.
 package api

@@ -83,6 +83,9 @@ type Server struct {
 	reg   *prometheus.Registry
 	log   *slog.Logger
 	mux   *http.ServeMux
+	hosts *hostCheck // nil: every Host is answered (see RestrictHosts)
+	// followers counts open GET /api/v1/events?follow=true streams.
+	followers chan struct{}
 }
 
 // New builds a Server. hooks may be nil (webhooks then answer 404); reg nil
@@ -121,9 +124,11 @@ func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		if _, pattern := s.mux.Handler(r); pattern == "" {
+		switch _, pattern := s.mux.Handler(r); {
+		case !s.checkHost(rw, r): // answered: a request for another host
+		case pattern == "":
 			s.noRoute(rw, r)
-		} else {
+		default:
 			s.mux.ServeHTTP(rw, r)
 		}
 		// Never log headers: Authorization holds the API token.

@@ -12,7 +12,7 @@ import (
 
 var (
 	rootSchema = &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "state_dir"}, {Name: "listen"}, {Name: "api_token"}, {Name: "instance"}, {Name: "drift_reminder"}, {Name: "lease_ttl"}},
+		Attributes: []hcl.AttributeSchema{{Name: "state_dir"}, {Name: "listen"}, {Name: "api_token"}, {Name: "instance"}, {Name: "drift_reminder"}, {Name: "lease_ttl"}, {Name: "external_url"}},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "nats"}, {Type: "aws"}, {Type: "terraform"}, {Type: "slack"},
 			{Type: "repo", LabelNames: []string{"name"}},
@@ -198,6 +198,12 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 			d.add(errAt(rng, "Invalid listen address", "%s.", err))
 		}
 		cfg.Listen = s
+	}
+	if s, rng := d.str(c.Attributes, "external_url", top); s != "" {
+		if err := checkExternalURL(s); err != nil {
+			d.add(errAt(rng, "Invalid external_url", "%s.", err))
+		}
+		cfg.ExternalURL = s
 	}
 	tok, _ := d.str(c.Attributes, "api_token", top)
 	cfg.APIToken = Secret(tok)
