@@ -142,13 +142,45 @@ func dashIfEmpty(s string) string {
 }
 
 // streamEvents prints the daemon's events (GET /api/v1/events, NDJSON).
+// With follow it keeps going when the daemon ends a stream (it does after
+// a while): it reconnects from the last event's time and skips the events
+// it already printed.
 func streamEvents(ctx context.Context, server string, follow bool, since time.Duration, format string, w io.Writer) error {
+	var from time.Time
+	if since > 0 {
+		from = time.Now().Add(-since)
+	}
+	seen := map[string]time.Time{}
+	for {
+		err := streamOnce(ctx, server, follow, &from, seen, format, w)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil || !follow:
+			return err
+		}
+		for id, t := range seen {
+			if t.Before(from.Truncate(time.Second)) {
+				delete(seen, id)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// streamOnce reads one event stream from *from, printing events not in
+// seen, and moves *from to the last event's time.
+func streamOnce(ctx context.Context, server string, follow bool, from *time.Time, seen map[string]time.Time, format string, w io.Writer) error {
 	q := url.Values{}
 	if follow {
 		q.Set("follow", "true")
 	}
-	if since > 0 {
-		q.Set("since", time.Now().Add(-since).UTC().Format(time.RFC3339))
+	if !from.IsZero() {
+		q.Set("since", from.UTC().Format(time.RFC3339))
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(server, "/")+"/api/v1/events?"+q.Encode(), nil)
 	if err != nil {
@@ -168,14 +200,26 @@ func streamEvents(ctx context.Context, server string, follow bool, since time.Du
 	for sc.Scan() {
 		line := sc.Bytes()
 		if len(line) == 0 {
-			continue
-		}
-		if format == "json" {
-			fmt.Fprintf(w, "%s\n", line)
-			continue
+			continue // a heartbeat
 		}
 		var ev notify.Event
 		if err := json.Unmarshal(line, &ev); err != nil {
+			if format == "json" {
+				fmt.Fprintf(w, "%s\n", line)
+			}
+			continue
+		}
+		if _, dup := seen[ev.ID]; dup && ev.ID != "" {
+			continue
+		}
+		if ev.ID != "" {
+			seen[ev.ID] = ev.Time
+		}
+		if ev.Time.After(*from) {
+			*from = ev.Time
+		}
+		if format == "json" {
+			fmt.Fprintf(w, "%s\n", line)
 			continue
 		}
 		fmt.Fprintln(w, formatEvent(ev))

@@ -84,8 +84,11 @@ type Server struct {
 	log   *slog.Logger
 	mux   *http.ServeMux
 	hosts *hostCheck // nil: every Host is answered (see RestrictHosts)
-	// followers counts open GET /api/v1/events?follow=true streams.
-	followers chan struct{}
+	// followers holds a token per open GET /api/v1/events?follow=true
+	// stream (capacity MaxFollowers); followLife and followBeat are
+	// MaxFollowDuration and followHeartbeat, shortened by tests.
+	followers              chan struct{}
+	followLife, followBeat time.Duration
 }
 
 // New builds a Server. hooks may be nil (webhooks then answer 404); reg nil
@@ -95,7 +98,8 @@ func New(c Controller, hooks WebhookTarget, token config.Secret, reg *prometheus
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{ctl: c, hooks: hooks, token: []byte(token.Value()), reg: reg, log: log, mux: http.NewServeMux()}
+	s := &Server{ctl: c, hooks: hooks, token: []byte(token.Value()), reg: reg, log: log, mux: http.NewServeMux(),
+		followers: make(chan struct{}, MaxFollowers), followLife: MaxFollowDuration, followBeat: followHeartbeat}
 	s.routes()
 	return s
 }
