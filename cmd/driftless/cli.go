@@ -37,7 +37,7 @@ Talking to a running daemon (--server or DRIFTLESS_SERVER, token from DRIFTLESS_
   driftless reconcile REPO/APP            reconcile now
   driftless rollback REPO/APP --to REV    pin an app to an earlier commit (or --previous)
   driftless unpin REPO/APP                follow the branch head again
-  driftless approve REPO/APP              apply the plan awaiting approval
+  driftless approve REPO/APP [--plan ID]  show the plan awaiting approval and apply exactly it
   driftless suspend|resume REPO/APP       stop / restart reconciling an app
   driftless events [--follow]             print events as they come
 

@@ -130,7 +130,7 @@ func planToApprove(ctx context.Context, c *client.Client, repo, app, given, form
 		w = stderr
 	}
 	fmt.Fprintf(w, "approving plan %s of %s/%s at %s: %s\n", client.Clean(st.LastPlan.ID), repo, app,
-		client.Short(client.Clean(st.LastPlan.Revision)), client.Clean(dashIfEmpty(st.LastPlan.Summary)))
+		client.Clean(client.Short(st.LastPlan.Revision)), client.Clean(dashIfEmpty(st.LastPlan.Summary)))
 	return st.LastPlan.ID, nil
 }
 
