@@ -19,7 +19,7 @@ type apiAdapter struct{ *reconciler.Controller }
 
 func (a apiAdapter) Act(ctx context.Context, r api.ActionRequest) (state.AppState, error) {
 	return a.Controller.Act(ctx, reconciler.Action{Repo: r.Repo, App: r.App, Action: r.Action, To: r.To,
-		Previous: r.Previous, Revert: r.Revert, Caller: r.Caller})
+		Previous: r.Previous, Revert: r.Revert, Caller: r.Caller, PlanID: r.PlanID})
 }
 
 // webhooks maps GitHub push webhooks to the configured repos.
@@ -29,13 +29,14 @@ type webhooks struct {
 	nc   *nats.Conn // tells the other replicas; nil in tests
 }
 
-func (w webhooks) WebhookSecret(repo string) ([]byte, bool) {
+func (w webhooks) WebhookSecrets() map[string][]byte {
+	m := map[string][]byte{}
 	for _, r := range w.cfg.Repos {
-		if r.Name == repo && r.WebhookSecret.IsSet() {
-			return []byte(r.WebhookSecret.Value()), true
+		if r.WebhookSecret.IsSet() && r.WebhookSecret.Value() != "" {
+			m[r.Name] = []byte(r.WebhookSecret.Value())
 		}
 	}
-	return nil, false
+	return m
 }
 
 func (w webhooks) RepoForPush(cloneURLs []string, ref string) (string, bool) {

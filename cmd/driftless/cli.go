@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/driftless/driftless/internal/client"
 )
 
 // Exit codes, decided here and nowhere else.
@@ -35,7 +37,7 @@ Talking to a running daemon (--server or DRIFTLESS_SERVER, token from DRIFTLESS_
   driftless reconcile REPO/APP            reconcile now
   driftless rollback REPO/APP --to REV    pin an app to an earlier commit (or --previous)
   driftless unpin REPO/APP                follow the branch head again
-  driftless approve REPO/APP              apply the plan awaiting approval
+  driftless approve REPO/APP [--plan ID]  show the plan awaiting approval and apply exactly it
   driftless suspend|resume REPO/APP       stop / restart reconciling an app
   driftless events [--follow]             print events as they come
 
@@ -69,12 +71,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "driftless: %s\nRun 'driftless help' for usage.\n", ue.msg)
+		fmt.Fprintf(stderr, "driftless: %s\nRun 'driftless help' for usage.\n", client.CleanText(ue.msg))
 		return exitUsage
 	case errors.As(err, &ec):
 		return ec.ExitCode()
 	default:
-		fmt.Fprintf(stderr, "driftless: %v\n", err)
+		// Errors may carry server-provided text: no control characters
+		// reach the terminal.
+		fmt.Fprintf(stderr, "driftless: %s\n", client.CleanText(err.Error()))
 		return exitError
 	}
 }

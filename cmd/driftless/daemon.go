@@ -203,6 +203,10 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 		return fail(fmt.Errorf("listen on %s: %w", cfg.Listen, err))
 	}
 	d.httpAddr = ln.Addr().String()
+	if err := d.api.RestrictHosts(cfg.ExternalURL, d.httpAddr, cfg.Listen); err != nil {
+		_ = ln.Close()
+		return fail(err)
+	}
 	d.goRun("api", func() error { return d.api.ServeListener(ctx, ln) })
 	if cfg.Slack != nil {
 		sl, err := slack.New(js, slackOptions(cfg, red), m, log)

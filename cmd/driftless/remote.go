@@ -26,6 +26,7 @@ func cmdRemote(ctx context.Context, cmd string, args []string, stdout, stderr io
 	to := fs.String("to", "", "rollback: the revision to roll back to")
 	previous := fs.Bool("previous", false, "rollback: the revision applied before the current one")
 	revert := fs.Bool("revert", false, "rollback: push a revert commit instead of pinning")
+	planID := fs.String("plan", "", "approve: the id of the plan to approve (default: the plan the app shows now)")
 	follow := fs.Bool("follow", false, "events: keep printing new events")
 	since := fs.Duration("since", 0, "events: only events newer than this (e.g. 1h)")
 	pos, err := parseFlags(fs, args)
@@ -83,6 +84,18 @@ func cmdRemote(ctx context.Context, cmd string, args []string, stdout, stderr io
 		}
 		body["to"], body["previous"], body["revert"] = *to, *previous, *revert
 	}
+	if *planID != "" && cmd != "approve" {
+		return usagef("--plan applies to approve only")
+	}
+	if cmd == "approve" {
+		id, err := planToApprove(ctx, c, repo, app, *planID, *out, stdout, stderr)
+		if err != nil {
+			return err
+		}
+		if id != "" {
+			body["plan_id"] = id
+		}
+	}
 	st, err := c.Act(ctx, repo, app, cmd, body)
 	if err != nil {
 		return err
@@ -90,18 +103,84 @@ func cmdRemote(ctx context.Context, cmd string, args []string, stdout, stderr io
 	if *out == "json" {
 		return client.PrintApps(stdout, []state.AppState{st}, "json")
 	}
-	fmt.Fprintf(stdout, "%s/%s: %s accepted (status %s)\n", repo, app, cmd, st.Status)
+	fmt.Fprintf(stdout, "%s/%s: %s accepted (status %s)\n", repo, app, cmd, client.Clean(st.Status))
 	return nil
 }
 
+// planToApprove names the plan an approval approves: the given id, or the
+// app's last plan, whose id and summary are shown first (on stderr with -o
+// json) so the approver sees what is applied. The server refuses the
+// approval when another plan awaits approval by then.
+func planToApprove(ctx context.Context, c *client.Client, repo, app, given, format string, stdout, stderr io.Writer) (string, error) {
+	if given != "" {
+		return given, nil
+	}
+	st, err := c.App(ctx, repo, app)
+	if err != nil {
+		return "", err
+	}
+	if st.LastPlan == nil || st.LastPlan.ID == "" {
+		return "", nil // the server explains that nothing awaits approval
+	}
+	if st.Status != state.StatusAwaitingApproval {
+		return st.LastPlan.ID, nil // refused by the server: nothing to show
+	}
+	w := stdout
+	if format == "json" {
+		w = stderr
+	}
+	fmt.Fprintf(w, "approving plan %s of %s/%s at %s: %s\n", client.Clean(st.LastPlan.ID), repo, app,
+		client.Clean(client.Short(st.LastPlan.Revision)), client.Clean(dashIfEmpty(st.LastPlan.Summary)))
+	return st.LastPlan.ID, nil
+}
+
+func dashIfEmpty(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
 // streamEvents prints the daemon's events (GET /api/v1/events, NDJSON).
+// With follow it keeps going when the daemon ends a stream (it does after
+// a while): it reconnects from the last event's time and skips the events
+// it already printed.
 func streamEvents(ctx context.Context, server string, follow bool, since time.Duration, format string, w io.Writer) error {
+	var from time.Time
+	if since > 0 {
+		from = time.Now().Add(-since)
+	}
+	seen := map[string]time.Time{}
+	for {
+		err := streamOnce(ctx, server, follow, &from, seen, format, w)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil || !follow:
+			return err
+		}
+		for id, t := range seen {
+			if t.Before(from.Truncate(time.Second)) {
+				delete(seen, id)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// streamOnce reads one event stream from *from, printing events not in
+// seen, and moves *from to the last event's time.
+func streamOnce(ctx context.Context, server string, follow bool, from *time.Time, seen map[string]time.Time, format string, w io.Writer) error {
 	q := url.Values{}
 	if follow {
 		q.Set("follow", "true")
 	}
-	if since > 0 {
-		q.Set("since", time.Now().Add(-since).UTC().Format(time.RFC3339))
+	if !from.IsZero() {
+		q.Set("since", from.UTC().Format(time.RFC3339))
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(server, "/")+"/api/v1/events?"+q.Encode(), nil)
 	if err != nil {
@@ -114,21 +193,33 @@ func streamEvents(ctx context.Context, server string, follow bool, since time.Du
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("events: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+		return fmt.Errorf("events: %s: %s", resp.Status, client.CleanText(strings.TrimSpace(string(b))))
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
 		line := sc.Bytes()
 		if len(line) == 0 {
-			continue
-		}
-		if format == "json" {
-			fmt.Fprintf(w, "%s\n", line)
-			continue
+			continue // a heartbeat
 		}
 		var ev notify.Event
 		if err := json.Unmarshal(line, &ev); err != nil {
+			if format == "json" {
+				fmt.Fprintf(w, "%s\n", line)
+			}
+			continue
+		}
+		if _, dup := seen[ev.ID]; dup && ev.ID != "" {
+			continue
+		}
+		if ev.ID != "" {
+			seen[ev.ID] = ev.Time
+		}
+		if ev.Time.After(*from) {
+			*from = ev.Time
+		}
+		if format == "json" {
+			fmt.Fprintf(w, "%s\n", line)
 			continue
 		}
 		fmt.Fprintln(w, formatEvent(ev))
@@ -139,21 +230,25 @@ func streamEvents(ctx context.Context, server string, follow bool, since time.Du
 	return sc.Err()
 }
 
-// formatEvent is one human line per event.
+// formatEvent is one human line per event, every server-provided string
+// with its control characters escaped.
 func formatEvent(ev notify.Event) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s  %-26s %-22s", ev.Time.Local().Format("15:04:05"), ev.Category()+"."+ev.Action(), ev.Subject)
+	fmt.Fprintf(&b, "%s  %-26s %-22s", ev.Time.Local().Format("15:04:05"), client.Clean(ev.Category()+"."+ev.Action()), client.Clean(ev.Subject))
 	if ev.Data.Revision != "" {
-		fmt.Fprintf(&b, " %s", client.Short(ev.Data.Revision))
+		fmt.Fprintf(&b, " %s", client.Clean(client.Short(ev.Data.Revision)))
+	}
+	if ev.Data.Author != "" {
+		fmt.Fprintf(&b, "  by %s", client.Clean(ev.Data.Author))
 	}
 	if ev.Data.Summary != "" {
-		fmt.Fprintf(&b, "  %s", ev.Data.Summary)
+		fmt.Fprintf(&b, "  %s", client.Clean(ev.Data.Summary))
 	}
 	if ev.Data.DurationMS > 0 {
 		fmt.Fprintf(&b, "  (%s)", (time.Duration(ev.Data.DurationMS) * time.Millisecond).Round(10*time.Millisecond))
 	}
 	if ev.Data.Error != "" {
-		fmt.Fprintf(&b, "  error: %s", firstLineOf(ev.Data.Error))
+		fmt.Fprintf(&b, "  error: %s", client.Clean(firstLineOf(ev.Data.Error)))
 	}
 	return b.String()
 }
@@ -221,11 +316,12 @@ func printDrift(w io.Writer, apps []state.AppState, filter, format string) error
 			if !r.ScannedAt.IsZero() {
 				scanned = "clean, scanned " + client.Age(r.ScannedAt)
 			}
-			fmt.Fprintf(tw, "%s/%s\t-\t%s\t\t\n", r.Repo, r.App, scanned)
+			fmt.Fprintf(tw, "%s/%s\t-\t%s\t\t\n", client.Clean(r.Repo), client.Clean(r.App), scanned)
 			continue
 		}
 		for _, it := range r.Drift.Items {
-			fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\n", r.Repo, r.App, client.Age(r.Drift.FirstSeen), it.Address, it.Action, strings.Join(it.Attributes, ", "))
+			fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\n", client.Clean(r.Repo), client.Clean(r.App), client.Age(r.Drift.FirstSeen),
+				client.Clean(it.Address), client.Clean(it.Action), client.Clean(strings.Join(it.Attributes, ", ")))
 		}
 	}
 	return tw.Flush()

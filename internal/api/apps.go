@@ -75,6 +75,7 @@ type actionBody struct {
 	Previous bool   `json:"previous"`
 	Revert   bool   `json:"revert"`
 	Caller   string `json:"caller"`
+	PlanID   string `json:"plan_id"`
 }
 
 func (s *Server) act(w http.ResponseWriter, r *http.Request) {
@@ -117,13 +118,13 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request) {
 	req := ActionRequest{
 		Repo: repo, App: app, Action: action,
 		To: body.To, Previous: body.Previous, Revert: body.Revert,
-		Caller: strings.TrimSpace(body.Caller),
+		Caller: strings.TrimSpace(body.Caller), PlanID: strings.TrimSpace(body.PlanID),
 	}
 	if req.Caller == "" {
 		req.Caller = "api"
 	}
 	s.log.Info("api action", "repo", repo, "app", app, "action", action, "caller", req.Caller,
-		"to", req.To, "previous", req.Previous, "revert", req.Revert)
+		"to", req.To, "previous", req.Previous, "revert", req.Revert, "plan_id", req.PlanID)
 	st, err := s.ctl.Act(r.Context(), req)
 	if err != nil {
 		s.fail(w, r, err)
@@ -136,6 +137,12 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request) {
 func checkActionBody(action string, b actionBody) string {
 	if len(b.Caller) > 200 {
 		return "caller is longer than 200 characters"
+	}
+	if len(b.PlanID) > 200 {
+		return "plan_id is longer than 200 characters"
+	}
+	if b.PlanID != "" && action != "approve" {
+		return fmt.Sprintf("plan_id applies to approve only, not %s", action)
 	}
 	if action != "rollback" {
 		if b.To != "" || b.Previous || b.Revert {

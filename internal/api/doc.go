@@ -23,23 +23,35 @@
 //
 // An action's JSON body is optional and at most 64 KiB (413 beyond):
 // {"to": "REV"} or {"previous": true} (rollback requires exactly one of
-// them), "revert" (rollback only, passed through), and "caller" (who asked;
-// "api" when absent). Unknown fields are a 400.
+// them), "revert" (rollback only, passed through), "plan_id" (approve only:
+// the plan the approver saw; 409 naming the current plan when another one
+// awaits approval) and "caller" (who asked; "api" when absent). Unknown
+// fields are a 400.
 //
 // Errors are JSON {"error": "..."}; a Controller error wrapping state.ErrNotFound,
 // state.ErrConflict or state.ErrBadRequest becomes 404, 409 or 400, anything else 500.
 //
-// The webhook reads at most 1 MiB. A ping is answered 200. A push is matched
-// to a watched repo by repository.clone_url/ssh_url/html_url and ref; then
-// X-Hub-Signature-256 is verified with that repo's webhook_secret (401 if
-// missing or wrong, 403 when the repo has no secret) and the repo is polled
-// at once (202). Pushes for other repos or branches get 202 "ignored".
+// The webhook reads at most 1 MiB. A ping is answered 200. A push's
+// X-Hub-Signature-256 is verified first, against every configured
+// webhook_secret in constant time: a push no secret signs gets 401 (403 when
+// no repo has a secret), with the same body whatever repository it names,
+// so an unauthenticated caller learns nothing about what is watched. A
+// signed push is then matched to a watched repo by
+// repository.clone_url/ssh_url/html_url/git_url and ref; when that repo's
+// own secret signed it, the repo is polled at once (202 "triggered").
+// Pushes for other repos or branches, or signed with another repo's
+// secret, get 202 "ignored".
 //
 // The status pages are rendered on the server with html/template from the
 // embedded templates/*.html (every value escaped), reload themselves every
 // 10 s, need no JavaScript and load nothing else: their one inline stylesheet
 // is allowed by its hash in the Content-Security-Policy. An unknown app gets
 // a 404 HTML page.
+//
+// With RestrictHosts (the daemon always calls it), a request whose Host
+// header is not the listen address, a loopback form with the listen port or
+// the host of external_url gets 421 with a JSON error, before any handler
+// runs (DNS rebinding); GET /healthz and GET /readyz are exempt.
 //
 // Each request is logged at debug level (method, path, status, duration);
 // headers, and so the API token, are never logged.

@@ -43,6 +43,10 @@ func (h *fuzzHooks) WebhookSecret(repo string) ([]byte, bool) {
 	return []byte(fuzzSecret), true
 }
 
+func (h *fuzzHooks) WebhookSecrets() map[string][]byte {
+	return map[string][]byte{fuzzRepo: []byte(fuzzSecret)}
+}
+
 func (h *fuzzHooks) RepoForPush(urls []string, ref string) (string, bool) {
 	if ref == "refs/heads/"+fuzzBranch && (slices.Contains(urls, fuzzURL) || slices.Contains(urls, fuzzSSH)) {
 		return fuzzRepo, true

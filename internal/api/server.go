@@ -49,13 +49,19 @@ type ActionRequest struct {
 	Revert bool `json:"revert,omitempty"`
 	// Caller is who asked: "api", or the body's "caller" field.
 	Caller string `json:"caller"`
+	// PlanID is the id of the plan the approver saw (approve only); the
+	// controller refuses the approval, with an error wrapping
+	// state.ErrConflict, when another plan awaits approval. Empty: the plan
+	// awaiting approval, whichever it is.
+	PlanID string `json:"plan_id,omitempty"`
 }
 
 // WebhookTarget is what the GitHub webhook endpoint needs.
 type WebhookTarget interface {
-	// WebhookSecret is the repo's webhook secret; false (or empty) when none
-	// is configured.
-	WebhookSecret(repo string) ([]byte, bool)
+	// WebhookSecrets are the configured webhook secrets by repo (repos
+	// without one are absent). A push is authenticated against all of them
+	// before anything about its repository is looked up.
+	WebhookSecrets() map[string][]byte
 	// RepoForPush finds the watched repo whose URL is one of cloneURLs and
 	// whose tracked branch is ref (refs/heads/BRANCH).
 	RepoForPush(cloneURLs []string, ref string) (repo string, ok bool)
@@ -77,6 +83,12 @@ type Server struct {
 	reg   *prometheus.Registry
 	log   *slog.Logger
 	mux   *http.ServeMux
+	hosts *hostCheck // nil: every Host is answered (see RestrictHosts)
+	// followers holds a token per open GET /api/v1/events?follow=true
+	// stream (capacity MaxFollowers); followLife and followBeat are
+	// MaxFollowDuration and followHeartbeat, shortened by tests.
+	followers              chan struct{}
+	followLife, followBeat time.Duration
 }
 
 // New builds a Server. hooks may be nil (webhooks then answer 404); reg nil
@@ -86,7 +98,8 @@ func New(c Controller, hooks WebhookTarget, token config.Secret, reg *prometheus
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{ctl: c, hooks: hooks, token: []byte(token.Value()), reg: reg, log: log, mux: http.NewServeMux()}
+	s := &Server{ctl: c, hooks: hooks, token: []byte(token.Value()), reg: reg, log: log, mux: http.NewServeMux(),
+		followers: make(chan struct{}, MaxFollowers), followLife: MaxFollowDuration, followBeat: followHeartbeat}
 	s.routes()
 	return s
 }
@@ -115,9 +128,11 @@ func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		if _, pattern := s.mux.Handler(r); pattern == "" {
+		switch _, pattern := s.mux.Handler(r); {
+		case !s.checkHost(rw, r): // answered: a request for another host
+		case pattern == "":
 			s.noRoute(rw, r)
-		} else {
+		default:
 			s.mux.ServeHTTP(rw, r)
 		}
 		// Never log headers: Authorization holds the API token.

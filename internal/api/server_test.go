@@ -94,6 +94,16 @@ func (h *fakeHooks) WebhookSecret(repo string) ([]byte, bool) {
 	return []byte(s), ok
 }
 
+func (h *fakeHooks) WebhookSecrets() map[string][]byte {
+	m := map[string][]byte{}
+	for repo, s := range h.secrets {
+		if s != "" {
+			m[repo] = []byte(s)
+		}
+	}
+	return m
+}
+
 func (h *fakeHooks) RepoForPush(urls []string, ref string) (string, bool) {
 	if ref != "refs/heads/"+h.branch {
 		return "", false
@@ -278,6 +288,7 @@ func TestActions(t *testing.T) {
 		{"rollback", `{"previous": true, "revert": true}`, ActionRequest{Action: "rollback", Previous: true, Revert: true, Caller: "api"}},
 		{"unpin", "{}", ActionRequest{Action: "unpin", Caller: "api"}},
 		{"approve", "", ActionRequest{Action: "approve", Caller: "api"}},
+		{"approve", `{"plan_id": "p-42", "caller": "carol"}`, ActionRequest{Action: "approve", PlanID: "p-42", Caller: "carol"}},
 		{"suspend", `{"caller":"bob"}`, ActionRequest{Action: "suspend", Caller: "bob"}},
 		{"resume", "", ActionRequest{Action: "resume", Caller: "api"}},
 	}
@@ -324,6 +335,8 @@ func TestActionErrors(t *testing.T) {
 		{"rollback without target", "/api/v1/apps/platform/web/rollback", "Bearer " + testToken, "", testToken, nil, 400, "rollback needs", false},
 		{"rollback with both", "/api/v1/apps/platform/web/rollback", "Bearer " + testToken, `{"to":"a","previous":true}`, testToken, nil, 400, "not both", false},
 		{"to on reconcile", "/api/v1/apps/platform/web/reconcile", "Bearer " + testToken, `{"to":"a"}`, testToken, nil, 400, "rollback only", false},
+		{"plan_id on reconcile", "/api/v1/apps/platform/web/reconcile", "Bearer " + testToken, `{"plan_id":"p-1"}`, testToken, nil, 400, "approve only", false},
+		{"approve another plan", "/api/v1/apps/platform/web/approve", "Bearer " + testToken, `{"plan_id":"p-1"}`, testToken, fmt.Errorf("%w: refused: you approved plan p-1, but the plan awaiting approval is p-2", state.ErrConflict), 409, "is p-2", true},
 		{"unknown app", "/api/v1/apps/platform/nope/reconcile", "Bearer " + testToken, "", testToken, nil, 404, "not found", true},
 		{"conflict", "/api/v1/apps/platform/web/approve", "Bearer " + testToken, "", testToken, fmt.Errorf("plan is stale: %w", state.ErrConflict), 409, "plan is stale", true},
 		{"bad request", "/api/v1/apps/platform/web/unpin", "Bearer " + testToken, "", testToken, fmt.Errorf("not pinned: %w", state.ErrBadRequest), 400, "not pinned", true},
@@ -369,9 +382,13 @@ func TestGitHubWebhook(t *testing.T) {
 		{"missing signature", "push", good, "", 401, "invalid X-Hub-Signature-256", false},
 		{"signature of other body", "push", good, sign("whsec-s3cr3t", good+" "), 401, "invalid", false},
 		{"sha1 signature", "push", good, "sha1=" + strings.Repeat("0", 40), 401, "invalid", false},
-		{"other branch", "push", push("https://github.com/acme/platform.git", "refs/heads/dev"), "", 202, `"status": "ignored"`, false},
-		{"unknown repo", "push", push("https://github.com/acme/other.git", "refs/heads/main"), "", 202, `"status": "ignored"`, false},
-		{"repo without secret", "push", push("https://github.com/acme/nosecret.git", "refs/heads/main"), "sha256=00", 403, "no webhook_secret", false},
+		// The signature is checked first: only a signed push learns whether
+		// its repository and branch are watched.
+		{"other branch", "push", push("https://github.com/acme/platform.git", "refs/heads/dev"), sign("whsec-s3cr3t", push("https://github.com/acme/platform.git", "refs/heads/dev")), 202, `"status": "ignored"`, false},
+		{"unknown repo", "push", push("https://github.com/acme/other.git", "refs/heads/main"), sign("whsec-s3cr3t", push("https://github.com/acme/other.git", "refs/heads/main")), 202, `"status": "ignored"`, false},
+		{"repo without secret", "push", push("https://github.com/acme/nosecret.git", "refs/heads/main"), "sha256=00", 401, "invalid X-Hub-Signature-256", false},
+		{"repo without secret, signed with another repo's", "push", push("https://github.com/acme/nosecret.git", "refs/heads/main"), sign("whsec-s3cr3t", push("https://github.com/acme/nosecret.git", "refs/heads/main")), 202, `"status": "ignored"`, false},
+		{"unsigned, other branch", "push", push("https://github.com/acme/platform.git", "refs/heads/dev"), "", 401, "invalid X-Hub-Signature-256", false},
 		{"ping", "ping", `{"zen": "Keep it logically awesome.", "hook_id": 1}`, "", 200, "pong", false},
 		{"other event", "issues", `{}`, "", 202, "ignored", false},
 		{"no event header", "", good, sign("whsec-s3cr3t", good), 400, "X-GitHub-Event", false},

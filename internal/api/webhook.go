@@ -21,12 +21,26 @@ type pushPayload struct {
 	} `json:"repository"`
 }
 
+// Answers to pushes that are not authenticated, the same whatever the
+// payload names, so that they tell nothing about which repositories and
+// branches are watched.
+const (
+	msgBadSignature = "missing or invalid X-Hub-Signature-256"
+	msgNoSecrets    = "webhooks are refused: no repo has a webhook_secret configured"
+	msgIgnored      = "not a watched repository and branch"
+)
+
 // githubHook receives GitHub webhooks. A ping is answered 200 and does
-// nothing. A push names a repository and a ref; when they are a watched repo
-// and its branch, the signature is verified against that repo's
-// webhook_secret (401 when missing or wrong, 403 when the repo has no
-// secret) and the repo is polled at once (202). Pushes to anything else are
-// answered 202 with "ignored" and do nothing, as are other event types.
+// nothing; other event types are answered 202 "ignored". A push is first
+// authenticated: its X-Hub-Signature-256 is checked against every
+// configured webhook_secret (each one, with no early exit, in constant
+// time), and a push no secret signs gets 401 — the same status and body
+// whether or not the repository it names is watched (403, again the same
+// for every push, when no repo has a secret). Only then is the push matched
+// to a watched repo and branch: when that repo's own secret signed it, the
+// repo is polled at once (202 "triggered"); anything else — another repo or
+// branch, or a push signed with another repo's secret — is answered 202
+// "ignored".
 func (s *Server) githubHook(w http.ResponseWriter, r *http.Request) {
 	if s.hooks == nil {
 		writeError(w, http.StatusNotFound, "webhooks are not enabled")
@@ -60,6 +74,18 @@ func (s *Server) githubHook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid push payload: "+err.Error())
 		return
 	}
+	delivery := r.Header.Get("X-GitHub-Delivery")
+	secrets := s.hooks.WebhookSecrets()
+	if len(secrets) == 0 {
+		writeError(w, http.StatusForbidden, msgNoSecrets)
+		return
+	}
+	signedBy := signers(secrets, body, r.Header.Get("X-Hub-Signature-256"))
+	if len(signedBy) == 0 {
+		s.log.Warn("webhook signature rejected", "delivery", delivery)
+		writeError(w, http.StatusUnauthorized, msgBadSignature)
+		return
+	}
 	var urls []string
 	for _, u := range []string{p.Repository.CloneURL, p.Repository.SSHURL, p.Repository.HTMLURL, p.Repository.GitURL} {
 		if u != "" {
@@ -71,21 +97,31 @@ func (s *Server) githubHook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	repo, ok := s.hooks.RepoForPush(urls, p.Ref)
+	if ok && !signedBy[repo] {
+		s.log.Warn("webhook push signed with another repo's webhook_secret; ignored", "repo", repo, "delivery", delivery)
+		ok = false
+	}
 	if !ok {
-		writeJSON(w, http.StatusAccepted, map[string]string{"status": "ignored", "reason": "not a watched repository and branch"})
+		writeJSON(w, http.StatusAccepted, map[string]string{"status": "ignored", "reason": msgIgnored})
 		return
 	}
-	secret, ok := s.hooks.WebhookSecret(repo)
-	if !ok || len(secret) == 0 {
-		writeError(w, http.StatusForbidden, fmt.Sprintf("repo %s has no webhook_secret configured; webhooks are refused", repo))
-		return
-	}
-	if !sources.VerifyGitHubSignature(secret, body, r.Header.Get("X-Hub-Signature-256")) {
-		s.log.Warn("webhook signature rejected", "repo", repo, "delivery", r.Header.Get("X-GitHub-Delivery"))
-		writeError(w, http.StatusUnauthorized, "missing or invalid X-Hub-Signature-256")
-		return
-	}
-	s.log.Info("webhook push", "repo", repo, "ref", p.Ref, "delivery", r.Header.Get("X-GitHub-Delivery"))
+	s.log.Info("webhook push", "repo", repo, "ref", p.Ref, "delivery", delivery)
 	s.hooks.Trigger(repo)
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "triggered", "repo": repo})
+}
+
+// signers returns the repos whose secret signed body. Every secret is
+// checked, each in constant time, whatever the earlier ones gave: the time
+// taken depends on the number of secrets, not on which one matched.
+func signers(secrets map[string][]byte, body []byte, header string) map[string]bool {
+	var by map[string]bool
+	for repo, secret := range secrets {
+		if sources.VerifyGitHubSignature(secret, body, header) {
+			if by == nil {
+				by = map[string]bool{}
+			}
+			by[repo] = true
+		}
+	}
+	return by
 }

@@ -46,8 +46,10 @@ type APIError struct {
 	Message    string // the server's "error" text, or the start of a non-JSON body
 }
 
+// Error is the server's message with terminal control characters escaped
+// (see CleanText): it is printed as the CLI's error.
 func (e *APIError) Error() string {
-	return fmt.Sprintf("server: %s (HTTP %d)", e.Message, e.StatusCode)
+	return fmt.Sprintf("server: %s (HTTP %d)", CleanText(e.Message), e.StatusCode)
 }
 
 // Apps lists every app.

@@ -34,8 +34,8 @@ func PrintApps(w io.Writer, apps []state.AppState, format string) error {
 		if a.PinnedRevision != "" && a.Status != state.StatusPinned {
 			status += " (pinned " + Short(a.PinnedRevision) + ")"
 		}
-		fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\n", a.Repo, a.App, dash(a.Kind),
-			dash(Short(a.DesiredRevision)), dash(Short(a.AppliedRevision)), status, Age(a.UpdatedAt))
+		fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\n", Clean(a.Repo), Clean(a.App), Clean(dash(a.Kind)),
+			Clean(dash(Short(a.DesiredRevision))), Clean(dash(Short(a.AppliedRevision))), Clean(status), Age(a.UpdatedAt))
 	}
 	return tw.Flush()
 }
@@ -60,7 +60,7 @@ func PrintHistory(w io.Writer, h []state.DeployRecord, format string) error {
 		if !d.StartedAt.IsZero() {
 			when = d.StartedAt.Local().Format("2006-01-02 15:04:05")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", when, dash(Short(d.Revision)), who(d), outcome(d), duration(d))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", when, Clean(dash(Short(d.Revision))), Clean(who(d)), Clean(outcome(d)), duration(d))
 	}
 	return tw.Flush()
 }

@@ -37,6 +37,11 @@ type Config struct {
 	StateDir string `json:"state_dir"`
 	// Listen is the HTTP address (host:port). Default "127.0.0.1:8080".
 	Listen string `json:"listen"`
+	// ExternalURL is the URL the API is reached at through a proxy or a
+	// DNS name (e.g. "https://driftless.example.com"); its host is accepted
+	// in the Host header besides the listen address and localhost. Empty:
+	// none.
+	ExternalURL string `json:"external_url,omitempty"`
 	// APIToken authorises mutating API calls; empty means they are refused.
 	APIToken Secret `json:"api_token"`
 	// Instance is this replica's display name (CloudEvents source

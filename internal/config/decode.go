@@ -12,7 +12,7 @@ import (
 
 var (
 	rootSchema = &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "state_dir"}, {Name: "listen"}, {Name: "api_token"}, {Name: "instance"}, {Name: "drift_reminder"}, {Name: "lease_ttl"}},
+		Attributes: []hcl.AttributeSchema{{Name: "state_dir"}, {Name: "listen"}, {Name: "api_token"}, {Name: "instance"}, {Name: "drift_reminder"}, {Name: "lease_ttl"}, {Name: "external_url"}},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "nats"}, {Type: "aws"}, {Type: "terraform"}, {Type: "slack"},
 			{Type: "repo", LabelNames: []string{"name"}},
@@ -199,6 +199,12 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 		}
 		cfg.Listen = s
 	}
+	if s, rng := d.str(c.Attributes, "external_url", top); s != "" {
+		if err := checkExternalURL(s); err != nil {
+			d.add(errAt(rng, "Invalid external_url", "%s.", err))
+		}
+		cfg.ExternalURL = s
+	}
 	tok, _ := d.str(c.Attributes, "api_token", top)
 	cfg.APIToken = Secret(tok)
 	var irng hcl.Range
@@ -296,6 +302,9 @@ func (d *decoder) decodeSlack(b *hcl.Block) *SlackConfig {
 	if u != "" {
 		if err := checkHTTPURL(u); err != nil {
 			d.add(errAt(rng, "Invalid api_url", "%s.", err))
+		} else if host := urlHost(u); urlTransport(u) == "http" && !isLoopbackHost(host) {
+			d.add(errAt(rng, "Token over plain http",
+				"The Slack token would cross the network to %s in clear text; use an https:// api_url (plain http:// is allowed only to a loopback host: 127.0.0.0/8, ::1, localhost).", host))
 		}
 	}
 	s.APIURL = u
@@ -394,6 +403,11 @@ func (d *decoder) decodeAuth(b *hcl.Block, r *RepoConfig) {
 			d.add(errAt(trng, "Token with an SSH URL", "A token authenticates over http(s) only; for an SSH URL use ssh_key_file and known_hosts_file."))
 		case "file":
 			d.add(errAt(trng, "Token with a local repo", "A token is only used with an http(s) URL."))
+		case "http":
+			if host := urlHost(r.URL); !isLoopbackHost(host) {
+				d.add(errAt(trng, "Token over plain http",
+					"The token would cross the network to %s in clear text; use an https:// URL (plain http:// with a token is allowed only to a loopback host: 127.0.0.0/8, ::1, localhost).", host))
+			}
 		}
 		if key != "" {
 			d.add(errAt(krng, "Conflicting auth", "Set either token or ssh_key_file, not both."))

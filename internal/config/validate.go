@@ -58,6 +58,46 @@ func checkHTTPURL(s string) error {
 	return nil
 }
 
+// checkExternalURL accepts the URL the API is reached at: http(s), a host,
+// no credentials, query or fragment.
+func checkExternalURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "":
+		return fmt.Errorf("%q is not an http:// or https:// URL such as \"https://driftless.example.com\"", s)
+	case u.User != nil:
+		return fmt.Errorf("%q contains credentials", s)
+	case u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("%q has a query or fragment; give the scheme and host (and port) only", s)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q: port must be a number from 1 to 65535", s)
+		}
+	}
+	return nil
+}
+
+// urlHost is the host name of an absolute URL (without port or brackets);
+// "" when it does not parse.
+func urlHost(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}
+
+// isLoopbackHost reports whether host is "localhost" or a loopback address
+// (127.0.0.0/8, ::1): traffic to it never leaves the machine.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // scpLikeRE matches Git's scp-like syntax [user@]host:path; a slash before
 // the colon makes it a local path.
 var scpLikeRE = regexp.MustCompile(`^(?:[^@/\s:]+@)?[A-Za-z0-9][A-Za-z0-9.-]*:[^\s]+$`)
