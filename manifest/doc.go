@@ -21,7 +21,9 @@
 //     counting;
 //   - StringBytes, 4 MiB: the longest string a function builds (format,
 //     formatlist, join, replace, indent, jsonencode, …);
-//   - FunctionBytes, 64 MiB: the values all function calls return, in all;
+//   - FunctionBytes, 64 MiB: the values all function calls return, in all,
+//     and the bytes the for expressions of one attribute repeat (string
+//     literals, values of iterator variables);
 //   - Elements, 100000: the elements a function returns (split, regexall,
 //     concat, merge, flatten, jsondecode, csvdecode), and the elements the
 //     for expressions of one attribute produce, nested ones multiplying;
