@@ -171,6 +171,7 @@ func (l *Loader) Load(repo string, tree fs.FS, dir string) (_ *Desired, diags hc
 	// HCL reports some problems in map order: sort them for stable output.
 	stableSuggestions(diags)
 	sortDiagnostics(diags)
+	diags = capDiagnostics(diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -200,6 +201,7 @@ func (l *Loader) Decode(repo string, tree fs.FS, d *Desired, app *App, outputs m
 	spec, diags = l.decode(appliers.DecodeContext{Repo: repo, App: app.Name, Tree: tree, Eval: ectx, Block: app.DefRange}, app)
 	stableSuggestions(diags)
 	sortDiagnostics(diags)
+	diags = capDiagnostics(diags)
 	return spec, diags
 }
 
