@@ -1,9 +1,12 @@
 package manifest
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -77,23 +80,19 @@ func memUse(f func()) (total, peak uint64, took time.Duration) {
 	return after.TotalAlloc - before.TotalAlloc, maxHeap - before.HeapAlloc, took
 }
 
-// TestLoadBombs: manifests built to exhaust memory or time are rejected
-// with a diagnostic at the offending expression, quickly, allocating
-// little.
-func TestLoadBombs(t *testing.T) {
-	const (
-		maxTime  = 5 * time.Second
-		maxHeap  = 256 << 20
-		maxAlloc = 1 << 30
-	)
+// bombCase is a manifest m.hcl meant to exhaust memory or time, loaded
+// with the files of bombTree.
+type bombCase struct {
+	name, src string
+	want      []string // the first diagnostic starts with want[0] and contains the others
+}
+
+func bombCases() []bombCase {
 	stack := func(expr string) string {
 		return "stack \"a\" {\n  path = \"infra/a\"\n  vars = { x = " + expr + " }\n}\n"
 	}
 	chain := "[" + strings.Repeat(`jsondecode(file("doc.json")), `, 12) + "]"
-	cases := []struct {
-		name, src string
-		want      []string // the first diagnostic starts with want[0] and contains the others
-	}{
+	return []bombCase{
 		{"nested for, 2 levels", stack("[for i in range(1024) : [for j in range(1024) : i * j]]"),
 			[]string{"m.hcl:3:16: Evaluation limit exceeded: These for expressions would produce more than 100000 elements"}},
 		{"nested for, 3 levels", stack("[for i in range(1024) : [for j in range(1024) : [for k in range(1024) : i * j * k]]]"),
@@ -135,6 +134,18 @@ func TestLoadBombs(t *testing.T) {
 		{"function results in a loop", stack(`[for i in range(1024) : indent(1024, join("\n", range(1000)))]`),
 			[]string{"m.hcl:3:40: Error in function call", "return more than the 64 MiB allowed in all"}},
 	}
+}
+
+// TestLoadBombs: manifests built to exhaust memory or time are rejected
+// with a diagnostic at the offending expression, quickly, allocating
+// little.
+func TestLoadBombs(t *testing.T) {
+	const (
+		maxTime  = 5 * time.Second
+		maxHeap  = 256 << 20
+		maxAlloc = 1 << 30
+	)
+	cases := bombCases()
 	l := fuzzLoader()
 	dir := bombTree(t)
 	fsys := sources.LocalTree(dir)
@@ -175,5 +186,56 @@ func TestLoadBombs(t *testing.T) {
 				t.Errorf("Load allocated %d bytes in all, more than %d", total, maxAlloc)
 			}
 		})
+	}
+}
+
+// TestLoadBombsPeakRSS loads every bomb in a child process and checks the
+// peak resident memory the kernel recorded for it (VmHWM), which counts
+// everything the process ever held, not only the Go heap.
+func TestLoadBombsPeakRSS(t *testing.T) {
+	if os.Getenv("DRIFTLESS_BOMBS_CHILD") == "1" {
+		l := fuzzLoader()
+		dir := bombTree(t)
+		fsys := sources.LocalTree(dir)
+		for _, tc := range bombCases() {
+			if err := os.WriteFile(filepath.Join(dir, "m.hcl"), []byte(tc.src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if d, _ := l.Load("r", fsys, "."); d != nil {
+				t.Fatalf("%s: accepted", tc.name)
+			}
+		}
+		status, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(line, "VmHWM:") {
+				fmt.Println("PEAK", strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")))
+			}
+		}
+		return
+	}
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("no /proc/self/status here")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLoadBombsPeakRSS$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "DRIFTLESS_BOMBS_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	var kib int64
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "PEAK "); ok {
+			kib, _ = strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64)
+		}
+	}
+	if kib == 0 {
+		t.Fatalf("no peak reported by the child:\n%s", out)
+	}
+	t.Logf("peak resident memory of a process loading all %d bombs: %.1f MiB", len(bombCases()), float64(kib)/1024)
+	if kib > 512<<10 {
+		t.Errorf("peak resident memory %d KiB, more than 512 MiB", kib)
 	}
 }
