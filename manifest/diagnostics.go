@@ -58,6 +58,22 @@ func sortDiagnostics(diags hcl.Diagnostics) {
 	})
 }
 
+// maxDiagnostics is the most diagnostics a load reports: an expression
+// failing in a for expression fails once per element, and a revision's
+// diagnostics travel in its source.invalid event.
+const maxDiagnostics = 100
+
+// capDiagnostics keeps the first maxDiagnostics of diags, sorted, and
+// says how many more there were.
+func capDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
+	if len(diags) <= maxDiagnostics {
+		return diags
+	}
+	more := len(diags) - maxDiagnostics
+	return append(diags[:maxDiagnostics:maxDiagnostics], &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Too many errors",
+		Detail: fmt.Sprintf("%d more diagnostics are not shown.", more)})
+}
+
 // functionNames are the names of the manifest functions, sorted.
 var functionNames = sortedKeys(Functions(nil))
 

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -57,13 +58,17 @@ type Desired struct {
 
 // Loader decodes manifests with a fixed set of appliers.
 type Loader struct {
+	// Limits bound every evaluation (each Load, each Decode); New sets
+	// DefaultLimits.
+	Limits Limits
+
 	kinds map[string]appliers.Applier
 	names []string
 }
 
 // New returns a loader for the given appliers, one per block type.
 func New(as ...appliers.Applier) *Loader {
-	l := &Loader{kinds: map[string]appliers.Applier{}}
+	l := &Loader{Limits: DefaultLimits, kinds: map[string]appliers.Applier{}}
 	for _, a := range as {
 		l.kinds[a.Kind()] = a
 		l.names = append(l.names, a.Kind())
@@ -84,14 +89,17 @@ var commonSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 
 // Load reads every *.hcl file under dir (repo-relative, "" or "." for the
 // root) of tree and decodes it. Any error rejects the revision: the
-// returned diagnostics then contain every problem found.
-func (l *Loader) Load(repo string, tree fs.FS, dir string) (*Desired, hcl.Diagnostics) {
+// returned diagnostics then contain every problem found. Evaluation is
+// bounded by l.Limits; a panic while evaluating is an error too.
+func (l *Loader) Load(repo string, tree fs.FS, dir string) (_ *Desired, diags hcl.Diagnostics) {
+	defer recoverDiag(&diags, "the manifests", nil)
 	dir = strings.Trim(path.Clean("/"+dir), "/")
 	if dir == "" {
 		dir = "."
 	}
 	d := &Desired{Repo: repo, Dir: dir, Apps: map[string]*App{}}
-	files, diags := l.readFiles(tree, dir)
+	b := newBudget(l.Limits)
+	files, diags := l.readFiles(tree, dir, b)
 	var blocks []*hcl.Block
 	schema := &hcl.BodySchema{}
 	for _, k := range l.names {
@@ -129,7 +137,15 @@ func (l *Loader) Load(repo string, tree fs.FS, dir string) (*Desired, hcl.Diagno
 			byName[a.Name] = b
 		}
 	}
+	ectx := l.evalContext(tree, d, nil, b)
 	for _, name := range sortedKeys(d.Apps) {
+		// Count the for expressions first: prepare and Decode evaluate.
+		if sb, ok := byName[name].Body.(*hclsyntax.Body); ok {
+			if fdiags := checkFors(sb, ectx, b); fdiags.HasErrors() {
+				diags = append(diags, fdiags...)
+				continue // no body: not decoded
+			}
+		}
 		diags = append(diags, l.prepare(d, d.Apps[name], byName[name])...)
 	}
 	if !diags.HasErrors() {
@@ -139,19 +155,23 @@ func (l *Loader) Load(repo string, tree fs.FS, dir string) (*Desired, hcl.Diagno
 	}
 	// Decode every block even when something else is wrong, so that one
 	// pass reports every problem.
-	ectx := l.evalContext(tree, d, nil)
 	for _, name := range sortedKeys(d.Apps) {
 		a := d.Apps[name]
 		if a.body == nil {
 			continue
 		}
-		spec, sdiags := l.kinds[a.Kind].Decode(appliers.DecodeContext{Repo: repo, App: name, Tree: tree, Eval: ectx, Block: a.DefRange}, a.body)
+		if tdiags := b.timeDiag(a.DefRange); tdiags.HasErrors() {
+			diags = append(diags, tdiags...)
+			break
+		}
+		spec, sdiags := l.decode(appliers.DecodeContext{Repo: repo, App: name, Tree: tree, Eval: ectx, Block: a.DefRange}, a)
 		diags = append(diags, dropInRanges(sdiags, a.refRanges)...)
 		a.Spec = spec
 	}
 	// HCL reports some problems in map order: sort them for stable output.
 	stableSuggestions(diags)
 	sortDiagnostics(diags)
+	diags = capDiagnostics(diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -161,14 +181,27 @@ func (l *Loader) Load(repo string, tree fs.FS, dir string) (*Desired, hcl.Diagno
 // Decode decodes app again with the outputs of the apps it references
 // known: outputs maps app name → output name → value (see OutputValues).
 // An output that is missing is an error at the referencing expression.
-func (l *Loader) Decode(repo string, tree fs.FS, d *Desired, app *App, outputs map[string]map[string]cty.Value) (appliers.Spec, hcl.Diagnostics) {
+// Evaluation is bounded by l.Limits (counted afresh); a panic while
+// decoding is an error too.
+func (l *Loader) Decode(repo string, tree fs.FS, d *Desired, app *App, outputs map[string]map[string]cty.Value) (spec appliers.Spec, diags hcl.Diagnostics) {
 	if len(app.Refs) == 0 && app.Spec != nil {
 		return app.Spec, nil
 	}
-	ectx := l.evalContext(tree, d, outputs)
-	spec, diags := l.kinds[app.Kind].Decode(appliers.DecodeContext{Repo: repo, App: app.Name, Tree: tree, Eval: ectx, Block: app.DefRange}, app.body)
+	defer recoverDiag(&diags, fmt.Sprintf("%s %q", app.Kind, app.Name), app.DefRange.Ptr())
+	b := newBudget(l.Limits)
+	ectx := l.evalContext(tree, d, outputs, b)
+	if sb, ok := app.body.(*hclsyntax.Body); ok {
+		// Now that the outputs are known, count the for expressions over
+		// them too.
+		if diags = checkFors(sb, ectx, b); diags.HasErrors() {
+			sortDiagnostics(diags)
+			return nil, diags
+		}
+	}
+	spec, diags = l.decode(appliers.DecodeContext{Repo: repo, App: app.Name, Tree: tree, Eval: ectx, Block: app.DefRange}, app)
 	stableSuggestions(diags)
 	sortDiagnostics(diags)
+	diags = capDiagnostics(diags)
 	return spec, diags
 }
 
@@ -177,7 +210,7 @@ type parsedFile struct {
 	file *hcl.File
 }
 
-func (l *Loader) readFiles(tree fs.FS, dir string) ([]parsedFile, hcl.Diagnostics) {
+func (l *Loader) readFiles(tree fs.FS, dir string, b *budget) ([]parsedFile, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	var names []string
 	err := fs.WalkDir(tree, dir, func(p string, de fs.DirEntry, err error) error {
@@ -202,7 +235,13 @@ func (l *Loader) readFiles(tree fs.FS, dir string) ([]parsedFile, hcl.Diagnostic
 	sort.Strings(names)
 	var files []parsedFile
 	for _, n := range names {
-		src, err := fs.ReadFile(tree, n)
+		src, err := readLimited(tree, n, b)
+		if limit := (*limitError)(nil); errors.As(err, &limit) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Manifest too large",
+				Detail:  upperFirst(limit.msg) + ".",
+				Subject: &hcl.Range{Filename: n, Start: hcl.InitialPos, End: hcl.InitialPos}})
+			continue
+		}
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unreadable manifest file", Detail: fmt.Sprintf("%s: %v", n, err)})
 			continue
@@ -358,7 +397,7 @@ func (l *Loader) walkRefs(d *Desired, a *App, body *hclsyntax.Body, top bool, re
 
 // evalContext builds the variables for references: KIND.NAME.outputs for
 // every declared app of a kind with outputs. Outputs not given are unknown.
-func (l *Loader) evalContext(tree fs.FS, d *Desired, outputs map[string]map[string]cty.Value) *hcl.EvalContext {
+func (l *Loader) evalContext(tree fs.FS, d *Desired, outputs map[string]map[string]cty.Value, b *budget) *hcl.EvalContext {
 	vars := map[string]cty.Value{}
 	perKind := map[string]map[string]cty.Value{}
 	for name, a := range d.Apps {
@@ -380,7 +419,7 @@ func (l *Loader) evalContext(tree fs.FS, d *Desired, outputs map[string]map[stri
 	for k, apps := range perKind {
 		vars[k] = cty.ObjectVal(apps)
 	}
-	return &hcl.EvalContext{Variables: vars, Functions: Functions(tree)}
+	return &hcl.EvalContext{Variables: vars, Functions: functions(tree, b)}
 }
 
 // decodeAttr decodes a shared attribute (literal values only) into target.
@@ -435,4 +474,20 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// decode hands app's body to its applier, turning a panic into an error
+// at the block.
+func (l *Loader) decode(dc appliers.DecodeContext, app *App) (spec appliers.Spec, diags hcl.Diagnostics) {
+	defer recoverDiag(&diags, fmt.Sprintf("%s %q", app.Kind, app.Name), app.DefRange.Ptr())
+	return l.kinds[app.Kind].Decode(dc, app.body)
+}
+
+// recoverDiag, deferred, turns a panic into an error diagnostic about
+// what, at subject (if any), appended to *diags.
+func recoverDiag(diags *hcl.Diagnostics, what string, subject *hcl.Range) {
+	if r := recover(); r != nil {
+		*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Internal error",
+			Detail: fmt.Sprintf("Internal error evaluating %s: %v.", what, r), Subject: subject})
+	}
 }
