@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -145,9 +146,52 @@ func (c *Controller) outputsOf(ctx context.Context, rs *repoState, d *manifest.D
 }
 
 func (c *Controller) setOutputs(repo, app string, o map[string]appliers.Output) {
+	c.maskSensitive(o)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.outputs[repo+"/"+app] = o
+}
+
+// maskSensitive feeds the values of sensitive outputs to the redactor, so
+// that they stay masked wherever they flow: into another app's spec, its
+// plan summary, errors, events and Slack.
+func (c *Controller) maskSensitive(o map[string]appliers.Output) {
+	if c.opt.AddSecrets == nil {
+		return
+	}
+	for _, out := range o {
+		if !out.Sensitive || len(out.Value) == 0 {
+			continue
+		}
+		var v any
+		if json.Unmarshal(out.Value, &v) != nil {
+			continue
+		}
+		c.opt.AddSecrets(leafStrings(v)...)
+	}
+}
+
+// leafStrings lists the strings (and numbers, as text) in a JSON value.
+func leafStrings(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case float64:
+		return []string{strconv.FormatFloat(x, 'f', -1, 64)}
+	case []any:
+		var out []string
+		for _, e := range x {
+			out = append(out, leafStrings(e)...)
+		}
+		return out
+	case map[string]any:
+		var out []string
+		for _, e := range x {
+			out = append(out, leafStrings(e)...)
+		}
+		return out
+	}
+	return nil
 }
 
 // inputsChanged reports whether a path under one of spec's inputs differs

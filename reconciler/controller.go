@@ -86,6 +86,9 @@ type Options struct {
 	// Scrub removes secret values from text that leaves the process
 	// (errors in state and events). nil: identity.
 	Scrub func(string) string
+	// AddSecrets tells the redactor behind Scrub about more secret values:
+	// sensitive outputs of apps, which other apps may reference. nil: none.
+	AddSecrets func(secrets ...string)
 	// Now and Jitter are injected by tests; defaults: time.Now and ±10 %.
 	Now    func() time.Time
 	Jitter func(time.Duration) time.Duration

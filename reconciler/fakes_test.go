@@ -204,7 +204,7 @@ func (f *fakeStack) Apply(_ context.Context, req appliers.Request, p *appliers.P
 	outs := map[string]appliers.Output{}
 	for k, v := range vars {
 		b, _ := json.Marshal(v)
-		outs[k] = appliers.Output{Value: b, Type: []byte(`"string"`)}
+		outs[k] = appliers.Output{Value: b, Type: []byte(`"string"`), Sensitive: strings.HasPrefix(k, "secret_")}
 	}
 	return &appliers.Result{Changes: p.Changes, Outputs: outs}, nil
 }
@@ -253,6 +253,12 @@ func (r *eventLog) types(from int) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+func (r *eventLog) all() []notify.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]notify.Event(nil), r.events...)
 }
 
 func (r *eventLog) len() int {

@@ -2,10 +2,15 @@ package reconciler
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/driftless/driftless/appliers"
+	"github.com/driftless/driftless/internal/redact"
+	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/state"
 )
 
@@ -91,6 +96,49 @@ func TestRevisionThatKilledTheControllerIsRejectedAfterRestarts(t *testing.T) {
 		if strings.HasPrefix(typ, "source.invalid") || strings.HasPrefix(typ, "deploy.") {
 			t.Errorf("after another restart: %v", h.ev.types(n))
 			break
+		}
+	}
+}
+
+// A sensitive output stays masked where it flows: into another app that
+// references it, that app's errors, state and events.
+func TestSensitiveOutputsStayMasked(t *testing.T) {
+	h := newHarness(t)
+	red := redact.New()
+	c, err := New(Options{Instance: "test", Loader: manifest.New(h.stack), Store: h.store, Events: h.ev,
+		Scrub: red.String, AddSecrets: red.Add, Now: func() time.Time { return h.now }},
+		[]Repo{{Name: "r", Path: "deploy", Interval: time.Minute, Source: h.src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.c = c
+	const secret = "hunter2-s3cret-value"
+	files := baseFiles()
+	files["deploy/stacks.hcl"] = `
+stack "network" {
+  path = "infra/network"
+  vars = { secret_pw = "` + secret + `" }
+}
+stack "app" {
+  path = "infra/app"
+  vars = { pw = stack.network.outputs.secret_pw }
+}
+`
+	h.stack.failPlan["app"] = errors.New("provider: login with password " + secret + " refused")
+	h.src.commit("init", files)
+	h.sync()
+	st := h.state("app")
+	if st.Status != state.StatusFailed || strings.Contains(st.LastError, secret) || !strings.Contains(st.LastError, redact.Mask) {
+		t.Errorf("app's error = %q, want it failed with the sensitive output masked", st.LastError)
+	}
+	// The consumer's events (the producer's fake plan ids carry its
+	// inputs, which here hold the value only to make it an output).
+	for _, ev := range h.ev.all() {
+		if ev.Data.App != "app" {
+			continue
+		}
+		if b, _ := json.Marshal(ev); strings.Contains(string(b), secret) {
+			t.Errorf("event %s carries the sensitive output: %s", ev.Type, b)
 		}
 	}
 }

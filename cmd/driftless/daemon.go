@@ -178,7 +178,7 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 		return fail(err)
 	}
 	ctrl, err := reconciler.New(reconciler.Options{Instance: cfg.Instance, Loader: manifest.New(as...), Store: store, Events: pub,
-		Metrics: m, MaxParallel: cfg.Terraform.MaxParallel, Log: log, Connected: nc.IsConnected, Scrub: red.String,
+		Metrics: m, MaxParallel: cfg.Terraform.MaxParallel, Log: log, Connected: nc.IsConnected, Scrub: red.String, AddSecrets: red.Add,
 		Leases: leases, LeaseTTL: cfg.LeaseTTL, Holder: cfg.Holder(), Broadcast: func(repo string) { _ = nc.Publish(triggerSubject+repo, nil) },
 		Drift: drift.NewTracker(driftStore, cfg.DriftReminder, nil)}, repos)
 	if err != nil {

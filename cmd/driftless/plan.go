@@ -73,7 +73,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("no repo named %q in %s", wantRepo, *cfgPath)
 	}
 	ctrl, err := reconciler.New(reconciler.Options{Instance: cfg.Instance, Loader: manifest.New(as...), Store: state.NewMemStore(),
-		Events: discardEvents{}, Log: log, Scrub: red.String}, repos)
+		Events: discardEvents{}, Log: log, Scrub: red.String, AddSecrets: red.Add}, repos)
 	if err != nil {
 		return err
 	}
