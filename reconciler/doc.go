@@ -15,6 +15,16 @@
 // whole with a source.invalid event, and the last good desired state keeps
 // being reconciled.
 //
+// One app's reconcile is an appRun going through the steps listed in
+// run.go, in order; the first step that decides ends the run. The run's
+// recorder (recorder.go) is its only writer of app state, history, events
+// and metrics, and writes with a revision check: a run that read state
+// another replica has since moved on (or whose app lease was lost) is
+// fenced and writes nothing more. Drift scans run in a lane of their own
+// per repository (drift.go), so they never delay a poll or a deploy.
+// Replicas coordinate through leases (lease.go); a state lock orphaned by
+// this app's own interrupted deploy is released (statelock.go).
+//
 // Failures are classified by type (appliers.StalledError waits for a new
 // revision; other failures retry with exponential backoff), and an event is
 // emitted when something changes, not on every tick.
