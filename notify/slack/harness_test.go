@@ -307,7 +307,9 @@ func (h *slackHarness) drained(durable string) *jetstream.ConsumerInfo {
 
 func slackWaitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	// Generous: under a loaded CI machine a redelivery after a timed-out
+	// KV call waits for the notifier's backoff.
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
