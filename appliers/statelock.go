@@ -3,7 +3,6 @@ package appliers
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -16,25 +15,9 @@ type StateLock struct {
 	Created   time.Time `json:"created"`
 }
 
-// LockHeldError is returned (wrapped, and Transient) by Plan or Apply when
-// the app's state is locked by someone else.
-type LockHeldError struct {
-	Lock StateLock
-	Err  error
-}
-
-func (e *LockHeldError) Error() string {
-	return fmt.Sprintf("state lock %s held by %s since %s (%s): %v", e.Lock.ID, e.Lock.Who,
-		e.Lock.Created.UTC().Format(time.RFC3339), e.Lock.Operation, e.Err)
-}
-
-func (e *LockHeldError) Unwrap() error { return e.Err }
-
-// StateLock reports the lock.
-func (e *LockHeldError) StateLock() StateLock { return e.Lock }
-
-// LockReporter is implemented by errors that report a state lock held by
-// someone else (LockHeldError, or an applier's own richer type).
+// LockReporter is implemented by the errors Plan or Apply return (wrapped,
+// and Transient) when the app's state is locked by someone else, e.g. the
+// Terraform applier's LockHeldError.
 type LockReporter interface{ StateLock() StateLock }
 
 // HeldLock returns the state lock that err, or an error it wraps, reports.

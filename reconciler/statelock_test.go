@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,15 @@ import (
 	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/state"
 )
+
+// lockHeld is an error reporting a held state lock (appliers.LockReporter).
+type lockHeld struct{ lock appliers.StateLock }
+
+func (e lockHeld) Error() string {
+	return fmt.Sprintf("state lock %s held by %s since %s", e.lock.ID, e.lock.Who, e.lock.Created.UTC().Format(time.RFC3339))
+}
+
+func (e lockHeld) StateLock() appliers.StateLock { return e.lock }
 
 // lockingStack reports its state locked while lock is set; ForceUnlock
 // clears it (as terraform force-unlock does).
@@ -26,7 +36,7 @@ func (l *lockingStack) Plan(ctx context.Context, req appliers.Request) (*applier
 	lock := l.lock
 	l.mu.Unlock()
 	if lock != nil {
-		return nil, appliers.Transient(&appliers.LockHeldError{Lock: *lock, Err: context.DeadlineExceeded}, 0)
+		return nil, appliers.Transient(lockHeld{*lock}, 0)
 	}
 	return l.fakeStack.Plan(ctx, req)
 }

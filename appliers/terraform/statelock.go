@@ -184,3 +184,9 @@ func (a *Applier) LockOwner(repo, app string) (*LockOwner, error) {
 	}
 	return &o, nil
 }
+
+// The reconciler finds held locks and breaks orphaned ones through these.
+var (
+	_ appliers.LockReporter = (*LockHeldError)(nil)
+	_ appliers.LockBreaker  = (*Applier)(nil)
+)

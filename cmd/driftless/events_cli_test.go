@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -11,27 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/driftless/driftless/internal/testenv"
 	"github.com/driftless/driftless/notify"
 )
 
-// syncWriter is a bytes.Buffer safe for the test to read while the command
-// writes.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncWriter is safe for the test to read while the command writes.
+type syncWriter = testenv.LogBuffer
 
 // TestCLIEventsFollowReconnects: when the daemon ends a follow stream (its
 // lifetime is bounded), `driftless events --follow` reconnects from the
