@@ -3,7 +3,6 @@ package reconciler
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 // flakyLeases grants every lease; once lose is closed, every renewal
 // reports the lease lost (another replica took it after a partition).
 type flakyLeases struct {
-	mu   sync.Mutex
 	lose chan struct{}
 }
 

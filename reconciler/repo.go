@@ -118,7 +118,7 @@ func (c *Controller) sync(ctx context.Context, rs *repoState) error {
 	if rs.failing {
 		rs.failing = false
 		log.Info("the repository is reachable again", "revision", rev.SHA)
-		c.opt.Events.Emit(ctx, notify.CatSource, notify.ActUpdated, c.revData(rs, rev, "recovered"))
+		c.opt.Events.Emit(ctx, notify.CatSource, notify.ActUpdated, c.revData(rs, rev, state.ReasonRecovered))
 	}
 	if cur, _ := rs.current(); cur == nil || rev.SHA != cur.SHA {
 		if rev.SHA != rs.invalidSHA {
