@@ -96,7 +96,7 @@ func newLogger(w io.Writer, red *redact.Redactor, lvl slog.Level) *slog.Logger {
 var awsSecretEnv = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
 
 // secretsOf lists the secret values of a config, for redaction: the API,
-// Slack and Git tokens, webhook secrets, the NATS URL and the credentials
+// Slack, GitHub and Git tokens, webhook secrets, the NATS URL and the credentials
 // in it and in repo URLs, every terraform.env value, and the AWS
 // credentials of the environment.
 func secretsOf(cfg *config.Config) []string {
@@ -104,6 +104,9 @@ func secretsOf(cfg *config.Config) []string {
 	s = append(s, redact.URLCredentials(cfg.NATS.URL.Value())...)
 	if cfg.Slack != nil {
 		s = append(s, cfg.Slack.Token.Value())
+	}
+	if cfg.GitHub != nil {
+		s = append(s, cfg.GitHub.Token.Value())
 	}
 	for _, r := range cfg.Repos {
 		s = append(s, r.Auth.Token.Value(), r.WebhookSecret.Value())

@@ -63,6 +63,9 @@ type Config struct {
 	Terraform TerraformConfig `json:"terraform"`
 	// Slack is nil when there is no slack block.
 	Slack *SlackConfig `json:"slack,omitempty"`
+	// GitHub is the forge API (plan previews, deployments, drift pull
+	// requests); nil when there is no github block.
+	GitHub *GitHubConfig `json:"github,omitempty"`
 	// Repos has at least one entry, in file order, names unique.
 	Repos []RepoConfig `json:"repos"`
 
@@ -152,8 +155,34 @@ type RepoConfig struct {
 	// DriftInterval is how often drift is scanned. Default 15m; "0"
 	// disables drift scans for the repo.
 	DriftInterval time.Duration `json:"drift_interval"`
+	// DriftPR opens a pull request (ECS, Lambda) or an issue (Terraform)
+	// for every drift detected, as `driftless drift REPO/APP --pr` does.
+	// Needs a github block.
+	DriftPR bool `json:"drift_pr"`
+	// PullRequests is the pull_requests block; nil: no plan previews.
+	PullRequests *PullRequestsConfig `json:"pull_requests,omitempty"`
 	// DefRange is the repo block's header, for diagnostics.
 	DefRange hcl.Range `json:"-"`
+}
+
+// GitHubConfig is the github block: the REST API driftless talks to.
+type GitHubConfig struct {
+	Token Secret `json:"token"`
+	// APIURL is the REST API root; empty: https://api.github.com/. Set it
+	// for GitHub Enterprise Server (https://HOST/api/v3/) and in tests.
+	APIURL string `json:"api_url"`
+}
+
+// PullRequestsConfig is a repo's pull_requests block (plan previews).
+type PullRequestsConfig struct {
+	Enabled bool `json:"enabled"`
+	// AllowForks plans pull requests whose head is in another repository.
+	// Planning runs the PR's Terraform code on the controller: with forks
+	// allowed, anyone who can open a PR can run code here.
+	AllowForks bool `json:"allow_forks"`
+	// MaxParallel bounds the stacks previewed at once, beside the deploys.
+	// Default 2.
+	MaxParallel int `json:"max_parallel"`
 }
 
 // AuthConfig is a repo's auth block: a token for http(s) URLs, or an SSH key

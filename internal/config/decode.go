@@ -14,7 +14,7 @@ var (
 	rootSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{{Name: "state_dir"}, {Name: "listen"}, {Name: "api_token"}, {Name: "instance"}, {Name: "drift_reminder"}, {Name: "lease_ttl"}, {Name: "external_url"}},
 		Blocks: []hcl.BlockHeaderSchema{
-			{Type: "nats"}, {Type: "aws"}, {Type: "terraform"}, {Type: "slack"},
+			{Type: "nats"}, {Type: "aws"}, {Type: "terraform"}, {Type: "slack"}, {Type: "github"},
 			{Type: "repo", LabelNames: []string{"name"}},
 		},
 	}
@@ -34,11 +34,13 @@ var (
 	repoSchema  = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{
 			{Name: "url"}, {Name: "branch"}, {Name: "path"}, {Name: "interval"},
-			{Name: "webhook_secret"}, {Name: "drift_interval"},
+			{Name: "webhook_secret"}, {Name: "drift_interval"}, {Name: "drift_pr"},
 		},
-		Blocks: []hcl.BlockHeaderSchema{{Type: "auth"}},
+		Blocks: []hcl.BlockHeaderSchema{{Type: "auth"}, {Type: "pull_requests"}},
 	}
-	authSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	githubSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "token"}, {Name: "api_url"}}}
+	prSchema     = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "enabled"}, {Name: "allow_forks"}, {Name: "max_parallel"}}}
+	authSchema   = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "token"}, {Name: "username"}, {Name: "ssh_key_file"}, {Name: "known_hosts_file"},
 	}}
 
@@ -231,6 +233,9 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 	if b := d.single(c.Blocks, "slack"); b != nil {
 		cfg.Slack = d.decodeSlack(b)
 	}
+	if b := d.single(c.Blocks, "github"); b != nil {
+		cfg.GitHub = d.decodeGitHub(b)
+	}
 
 	seen := map[string]hcl.Range{}
 	for _, b := range c.Blocks {
@@ -245,6 +250,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 		seen[r.Name] = b.DefRange
 		cfg.Repos = append(cfg.Repos, r)
 	}
+	d.checkForge(cfg)
 	if len(seen) == 0 && !d.diags.HasErrors() {
 		d.add(errAt(top, "No repo block", "The config must declare at least one repo block."))
 	}
@@ -379,8 +385,12 @@ func (d *decoder) decodeRepo(b *hcl.Block) RepoConfig {
 	ws, _ := d.str(c.Attributes, "webhook_secret", b.DefRange)
 	r.WebhookSecret = Secret(ws)
 
+	r.DriftPR = d.boolean(c.Attributes, "drift_pr", false)
 	if ab := d.single(c.Blocks, "auth"); ab != nil {
 		d.decodeAuth(ab, &r)
+	}
+	if pb := d.single(c.Blocks, "pull_requests"); pb != nil {
+		r.PullRequests = d.decodePullRequests(pb)
 	}
 	return r
 }
