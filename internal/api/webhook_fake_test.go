@@ -18,7 +18,7 @@ import (
 	"testing"
 )
 
-// watchedRepo is one repo a forgeHooks watches: its config name, tracked
+// watched is one repo a forgeHooks watches: its config name, tracked
 // branch, webhook secret and the URLs it is known by.
 type watched struct {
 	name, branch, secret string
