@@ -22,11 +22,22 @@ func (a apiAdapter) Act(ctx context.Context, r api.ActionRequest) (state.AppStat
 		Previous: r.Previous, Revert: r.Revert, Caller: r.Caller, PlanID: r.PlanID})
 }
 
-// webhooks maps GitHub push webhooks to the configured repos.
+// webhooks maps GitHub, GitLab and Gitea push webhooks to the configured
+// repos, and GitHub pull requests to prs.
 type webhooks struct {
 	cfg  *config.Config
 	ctrl *reconciler.Controller
 	nc   *nats.Conn // tells the other replicas; nil in tests
+	// prs starts (or, for closed, cancels) a pull request preview; nil:
+	// previews are off and every pull request is ignored.
+	prs func(api.PullRequestEvent) bool
+}
+
+var _ api.PullRequestTarget = webhooks{}
+
+// PullRequest hands ev to prs; false when there is none.
+func (w webhooks) PullRequest(ev api.PullRequestEvent) bool {
+	return w.prs != nil && w.prs(ev)
 }
 
 func (w webhooks) WebhookSecrets() map[string][]byte {

@@ -1,6 +1,6 @@
 // Package api is driftless's HTTP server: the JSON API the CLI
-// talks to, the GitHub push webhook, Prometheus metrics, health probes and
-// the status page.
+// talks to, the GitHub, GitLab and Gitea/Forgejo webhooks, Prometheus
+// metrics, health probes and the status page.
 //
 // Routes:
 //
@@ -13,7 +13,9 @@
 //	GET  /api/v1/apps/{repo}/{app}                one app object
 //	GET  /api/v1/apps/{repo}/{app}/history        deploy records, as the controller orders them
 //	POST /api/v1/apps/{repo}/{app}/{action}       reconcile, rollback, unpin, approve, suspend, resume
-//	POST /hooks/github                            GitHub push webhook
+//	POST /hooks/github                            GitHub push, pull_request and ping webhooks
+//	POST /hooks/gitlab                            GitLab push webhook
+//	POST /hooks/gitea                             Gitea and Forgejo push webhook
 //
 // Read-only endpoints are open: bind listen to a trusted interface or put a
 // proxy in front when the app list is sensitive. Mutating endpoints need
@@ -31,16 +33,20 @@
 // Errors are JSON {"error": "..."}; a Controller error wrapping state.ErrNotFound,
 // state.ErrConflict or state.ErrBadRequest becomes 404, 409 or 400, anything else 500.
 //
-// The webhook reads at most 1 MiB. A ping is answered 200. A push's
-// X-Hub-Signature-256 is verified first, against every configured
-// webhook_secret in constant time: a push no secret signs gets 401 (403 when
-// no repo has a secret), with the same body whatever repository it names,
-// so an unauthenticated caller learns nothing about what is watched. A
-// signed push is then matched to a watched repo by
-// repository.clone_url/ssh_url/html_url/git_url and ref; when that repo's
-// own secret signed it, the repo is polled at once (202 "triggered").
-// Pushes for other repos or branches, or signed with another repo's
-// secret, get 202 "ignored".
+// The webhooks read at most 1 MiB, as application/json or (GitHub, Gitea)
+// application/x-www-form-urlencoded with the JSON in the "payload" field;
+// another Content-Type gets 415. A GitHub ping is answered 200. A push (or
+// GitHub pull_request) is authenticated first, as its forge does it —
+// GitHub's X-Hub-Signature-256 HMAC of the body as sent, GitLab's
+// X-Gitlab-Token, Gitea's (Forgejo's) hex X-Gitea-Signature HMAC of the
+// JSON — against every configured webhook_secret in constant time: one no
+// secret authenticates gets 401 (403 when no repo has a secret), with the
+// same body whatever repository it names, so an unauthenticated caller
+// learns nothing about what is watched. It is then matched to a watched
+// repo by the repository URLs its forge gives and its ref; when that
+// repo's own secret authenticated it, a push polls the repo at once (202
+// "triggered") and a pull request is handed to a PullRequestTarget (202
+// "preview"). Anything else gets 202 "ignored".
 //
 // The status pages are rendered on the server with html/template from the
 // embedded templates/*.html (every value escaped), reload themselves every

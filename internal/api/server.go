@@ -56,7 +56,8 @@ type ActionRequest struct {
 	PlanID string `json:"plan_id,omitempty"`
 }
 
-// WebhookTarget is what the GitHub webhook endpoint needs.
+// WebhookTarget is what the webhook endpoints (GitHub, GitLab, Gitea) need.
+// One that also implements PullRequestTarget receives GitHub pull requests.
 type WebhookTarget interface {
 	// WebhookSecrets are the configured webhook secrets by repo (repos
 	// without one are absent). A push is authenticated against all of them
@@ -121,6 +122,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/apps/{repo}/{app}/history", s.history)
 	s.mux.Handle("POST /api/v1/apps/{repo}/{app}/{action}", s.authorized(http.HandlerFunc(s.act)))
 	s.mux.HandleFunc("POST /hooks/github", s.githubHook)
+	s.mux.HandleFunc("POST /hooks/gitlab", s.gitlabHook)
+	s.mux.HandleFunc("POST /hooks/gitea", s.giteaHook)
 }
 
 // Handler returns the server's handler: routes, JSON 404/405, request logs.
