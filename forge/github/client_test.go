@@ -377,7 +377,9 @@ func TestErrorMapping(t *testing.T) {
 		t.Errorf("secondary rate limit: %v (wait %v), want a retryable RateLimitError of 1m", err, wait)
 	}
 
-	srv.SetFault(func(githubtest.Request) *githubtest.Fault { return githubtest.Status(http.StatusBadGateway, "Server Error") })
+	srv.SetFault(func(githubtest.Request) *githubtest.Fault {
+		return githubtest.Status(http.StatusBadGateway, "Server Error")
+	})
 	var se *forge.ServerError
 	if _, ok := forge.Retryable(call(good)); !ok || !errors.As(call(good), &se) {
 		t.Errorf("502: not a retryable ServerError")

@@ -94,9 +94,9 @@ type Deployment struct {
 
 // DeploymentStatus is one status of a deployment.
 type DeploymentStatus struct {
-	ID                                        int64
+	ID                                         int64
 	State, Description, EnvironmentURL, LogURL string
-	AutoInactive                              bool
+	AutoInactive                               bool
 }
 
 type repoState struct {
