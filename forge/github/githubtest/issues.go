@@ -111,7 +111,7 @@ func (c *call) pullJSON(p *PullRequest) map[string]any {
 	owner := c.r.PathValue("owner")
 	return map[string]any{"number": p.Number, "title": p.Title, "body": p.Body, "state": p.State,
 		"html_url": fmt.Sprintf("%s/pull/%d", c.htmlBase(), p.Number),
-		"head":     map[string]any{"ref": p.Head, "label": owner + ":" + p.Head},
+		"head":     map[string]any{"ref": p.Head, "label": owner + ":" + p.Head, "sha": p.HeadSHA},
 		"base":     map[string]any{"ref": p.Base, "label": owner + ":" + p.Base}, "created_at": created}
 }
 
@@ -264,6 +264,20 @@ func createPull(c *call) {
 	p := &PullRequest{Number: c.rs.next, Head: head, Base: base, Title: str(b, "title"), Body: str(b, "body"), State: "open"}
 	c.rs.pulls = append(c.rs.pulls, p)
 	c.reply(http.StatusCreated, c.pullJSON(p))
+}
+
+func getPull(c *call) {
+	n, ok := c.number("number")
+	if !ok {
+		return
+	}
+	for _, p := range c.rs.pulls {
+		if p.Number == n {
+			c.reply(http.StatusOK, c.pullJSON(p))
+			return
+		}
+	}
+	c.fail(http.StatusNotFound, "Not Found")
 }
 
 func editPull(c *call) {

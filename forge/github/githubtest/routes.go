@@ -28,6 +28,7 @@ func (s *Server) routes() http.Handler {
 	route("PATCH /issues/{number}", editIssue)
 	route("GET /pulls", listPulls)
 	route("POST /pulls", createPull)
+	route("GET /pulls/{number}", getPull)
 	route("PATCH /pulls/{number}", editPull)
 	route("POST /statuses/{sha}", createStatus)
 	route("GET /deployments", listDeployments)

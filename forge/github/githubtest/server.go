@@ -61,6 +61,7 @@ type Comment struct {
 type PullRequest struct {
 	Number      int
 	Head, Base  string
+	HeadSHA     string // head.sha as served (set it when seeding)
 	Title, Body string
 	State       string // open, closed
 }
@@ -209,6 +210,16 @@ func (s *Server) Malformed() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.bad)
+}
+
+// TakeMalformed returns the malformed requests so far and forgets them,
+// for a test that sends some on purpose.
+func (s *Server) TakeMalformed() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.bad
+	s.bad = nil
+	return out
 }
 
 // AddPullRequest adds an open pull request and returns its number.
