@@ -28,8 +28,14 @@
 // (forge.DeploymentFinder) before one is created. A redelivered event
 // neither creates a second deployment nor adds a comment line twice.
 //
+// Turning the reporter on does not replay the stream's history onto the
+// forge: events older than Options.Backfill (1h) before the durable
+// consumer was first created are skipped.
+//
 // Errors: rate limits, 5xx and network failures are retried with back-off
 // (NakWithDelay); a refused token is retried every AuthRetry; an event
-// GitHub will never accept (404 repository, 422) is dropped with a warning.
+// GitHub will never accept (404 repository, 422) is dropped with a warning;
+// a comment line the token may not write (403) is given up, the deployment
+// kept.
 // The reporter never blocks deploys: it only reads the event stream.
 package forge

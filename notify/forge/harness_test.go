@@ -26,6 +26,7 @@ const (
 
 type harness struct {
 	t    *testing.T
+	at   time.Time // the time of the events ev makes
 	js   jetstream.JetStream
 	gh   *githubtest.Server
 	logs *testenv.LogBuffer
@@ -39,7 +40,8 @@ func newHarness(t *testing.T) *harness {
 	if _, err := notify.EnsureStream(ctx, js, notify.StreamConfig{}); err != nil {
 		t.Fatalf("create stream: %v", err)
 	}
-	return &harness{t: t, js: js, gh: githubtest.New(t, ghToken, ghRepo), logs: &testenv.LogBuffer{}}
+	return &harness{t: t, js: js, gh: githubtest.New(t, ghToken, ghRepo), logs: &testenv.LogBuffer{},
+		at: time.Now().UTC().Truncate(time.Minute)}
 }
 
 // reporter builds a reporter on the real go-github client against the
@@ -164,9 +166,12 @@ func (h *harness) ev(category, action string, d notify.Data) notify.Event {
 		d.Reason = "commit"
 	}
 	ev := notify.New("test", category, action, d)
-	ev.Time = time.Date(2026, 12, 2, 12, 3, 0, 0, time.UTC)
+	ev.Time = h.at
 	return ev
 }
+
+// stamp is how comment lines show the time of the harness's events.
+func (h *harness) stamp() string { return h.at.Format("2006-01-02 15:04 UTC") }
 
 func states(d githubtest.Deployment) []string {
 	var out []string

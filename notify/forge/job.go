@@ -139,11 +139,20 @@ func (j *job) comment(repo forgeapi.Repo, pr int, line string) error {
 	return nil
 }
 
-// commentErr lets a missing pull request pass (the commit message named
-// one that does not exist): the deployment itself was reported.
+// commentErr lets a missing pull request (the commit message named one
+// that does not exist) and a missing permission pass: the deployment itself
+// was reported.
 func (j *job) commentErr(pr int, err error) error {
 	if errors.Is(err, forgeapi.ErrNotFound) {
 		j.log.Warn("forge reporter: no such pull request; no comment line", "pr", pr, "err", j.r.opts.Scrub(err.Error()))
+		return nil
+	}
+	// The deployment went through with the same token: a 403 here is a
+	// missing permission on pull requests, which waiting does not fix;
+	// it must not hold back the deployments of later events.
+	if ae := (*forgeapi.AuthError)(nil); errors.As(err, &ae) && ae.Status == 403 {
+		j.log.Error("forge reporter: the token may not comment on pull requests (pull requests and issues: write); no comment line",
+			"pr", pr, "err", j.r.opts.Scrub(err.Error()))
 		return nil
 	}
 	return fmt.Errorf("comment on pull request #%d: %w", pr, err)

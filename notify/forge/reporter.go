@@ -60,6 +60,10 @@ type Options struct {
 	AuthRetry time.Duration
 	// Scrub removes secrets from texts sent to the forge and errors logged.
 	Scrub func(string) string
+	// Backfill is how far back, before the durable consumer was first
+	// created, events are still reported (default 1h): turning the
+	// reporter on does not replay the stream's whole history onto GitHub.
+	Backfill time.Duration
 }
 
 // Reporter turns deploy and rollback events into forge deployments.
@@ -90,6 +94,9 @@ func New(js jetstream.JetStream, opts Options, log *slog.Logger) (*Reporter, err
 	}
 	if opts.AuthRetry <= 0 {
 		opts.AuthRetry = time.Minute
+	}
+	if opts.Backfill <= 0 {
+		opts.Backfill = time.Hour
 	}
 	if opts.Backoff == nil {
 		opts.Backoff = defaultBackoff
@@ -167,6 +174,7 @@ func (r *Reporter) Run(ctx context.Context) error {
 type consumerState struct {
 	cons  jetstream.Consumer
 	store *store
+	since time.Time // events older than this are not reported
 }
 
 // setup opens the bucket and the durable consumer, retrying until ctx ends.
@@ -213,7 +221,11 @@ func (r *Reporter) trySetup(ctx context.Context) (*consumerState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create consumer %s on %s: %w", r.opts.Durable, notify.Stream, err)
 	}
-	return &consumerState{cons: cons, store: &store{kv: kv}}, nil
+	st := &consumerState{cons: cons, store: &store{kv: kv}}
+	if info := cons.CachedInfo(); info != nil && !info.Created.IsZero() {
+		st.since = info.Created.Add(-r.opts.Backfill)
+	}
+	return st, nil
 }
 
 // handle reports one event and settles its message: ack when done (or
@@ -223,6 +235,11 @@ func (r *Reporter) handle(ctx context.Context, st *consumerState, msg jetstream.
 	if err := json.Unmarshal(msg.Data(), &ev); err != nil || ev.ID == "" {
 		r.log.Warn("forge reporter: dropping a message that is not a driftless event", "subject", msg.Subject())
 		_ = msg.Term()
+		return
+	}
+	if ev.Time.Before(st.since) {
+		r.log.Debug("forge reporter: skipping an event older than the reporter", "event_id", ev.ID, "time", ev.Time)
+		r.ack(ctx, msg, r.log)
 		return
 	}
 	log := r.log.With("event_id", ev.ID, "type", ev.Category()+"."+ev.Action(), "repo", ev.Data.Repo,

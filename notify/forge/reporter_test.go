@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	forgeapi "github.com/driftless/driftless/forge"
 	"github.com/driftless/driftless/forge/github/githubtest"
@@ -86,10 +87,10 @@ func TestDeployLifecycle(t *testing.T) {
 	}
 	body := cms[1].Body
 	wantBody := preview + "\n" + DeploymentsHeading + "\n" +
-		"- ✅ [`web`](https://driftless.example.com/apps/platform/web) (ecs_service) deployed 0123456 at 2026-12-02 12:03 UTC — deploy `d1`\n" +
-		"- ❌ [`api`](https://driftless.example.com/apps/platform/api) (lambda_function) failed to deploy 0123456 at 2026-12-02 12:03 UTC — deploy `d2`\n" +
-		"- ↩️ [`worker`](https://driftless.example.com/apps/platform/worker) (ecs_service) rolled back automatically after a failed rollout of 0123456 at 2026-12-02 12:03 UTC — deploy `d4`\n" +
-		"- ❌ [`worker`](https://driftless.example.com/apps/platform/worker) (ecs_service) failed to deploy 0123456 at 2026-12-02 12:03 UTC — deploy `d4`\n"
+		"- ✅ [`web`](https://driftless.example.com/apps/platform/web) (ecs_service) deployed 0123456 at " + h.stamp() + " — deploy `d1`\n" +
+		"- ❌ [`api`](https://driftless.example.com/apps/platform/api) (lambda_function) failed to deploy 0123456 at " + h.stamp() + " — deploy `d2`\n" +
+		"- ↩️ [`worker`](https://driftless.example.com/apps/platform/worker) (ecs_service) rolled back automatically after a failed rollout of 0123456 at " + h.stamp() + " — deploy `d4`\n" +
+		"- ❌ [`worker`](https://driftless.example.com/apps/platform/worker) (ecs_service) failed to deploy 0123456 at " + h.stamp() + " — deploy `d4`\n"
 	if body != wantBody {
 		t.Errorf("comment:\n%s\nwant:\n%s", body, wantBody)
 	}
@@ -108,7 +109,7 @@ func TestCommentCreatedWhenMissing(t *testing.T) {
 	)
 	h.drained(DefaultDurable)
 	cms := h.gh.Comments(ghRepo, pr)
-	want := forgeapi.CommentMarker + "\n\n" + DeploymentsHeading + "\n- ✅ `web` (ecs_service) deployed 0123456 at 2026-12-02 12:03 UTC — deploy `d1`\n"
+	want := forgeapi.CommentMarker + "\n\n" + DeploymentsHeading + "\n- ✅ `web` (ecs_service) deployed 0123456 at " + h.stamp() + " — deploy `d1`\n"
 	if len(cms) != 1 || cms[0].Body != want {
 		t.Fatalf("comments = %+v\nwant one: %q", cms, want)
 	}
@@ -253,5 +254,45 @@ func TestAuthRetriedAndPermanentDropped(t *testing.T) {
 	logs := h.logs.String()
 	if !strings.Contains(logs, "refused the token") || !strings.Contains(logs, "dropping it") || strings.Contains(logs, ghToken) {
 		t.Errorf("logs do not say what happened (or hold the token):\n%s", logs)
+	}
+}
+
+// Turning the reporter on does not replay old deploys onto GitHub: events
+// older than Backfill before the consumer was created are skipped.
+func TestOldEventsNotBackfilled(t *testing.T) {
+	h := newHarness(t)
+	old := h.ev(notify.CatDeploy, notify.ActStarted, notify.Data{App: "old", DeployID: "d0"})
+	old.Time = time.Now().Add(-2 * time.Hour)
+	h.publish(old, h.ev(notify.CatDeploy, notify.ActStarted, notify.Data{DeployID: "d1"}))
+	h.start(h.reporter(nil))
+	h.drained(DefaultDurable)
+	deps := h.gh.Deployments(ghRepo)
+	if len(deps) != 1 || deps[0].Environment != "platform/web" {
+		t.Fatalf("deployments = %+v; want only the recent one", deps)
+	}
+}
+
+// A token that may deploy but not comment (403 on comments) still gets
+// every deployment reported; the comment line is given up with an error.
+func TestCommentPermissionDoesNotBlock(t *testing.T) {
+	h := newHarness(t)
+	pr := h.gh.AddPullRequest(ghRepo, githubtest.PullRequest{Head: "x", Base: "main", Title: "x", State: "closed"})
+	h.gh.SetFault(func(r githubtest.Request) *githubtest.Fault {
+		if strings.Contains(r.Path, "/comments") {
+			return githubtest.Status(http.StatusForbidden, "Resource not accessible by personal access token")
+		}
+		return nil
+	})
+	h.start(h.reporter(nil))
+	h.publish(
+		h.ev(notify.CatDeploy, notify.ActSucceeded, notify.Data{DeployID: "d1", PR: pr}),
+		h.ev(notify.CatDeploy, notify.ActSucceeded, notify.Data{App: "api", DeployID: "d2", PR: pr}),
+	)
+	h.drained(DefaultDurable)
+	if deps := h.gh.Deployments(ghRepo); len(deps) != 2 {
+		t.Fatalf("%d deployments, want 2", len(deps))
+	}
+	if !strings.Contains(h.logs.String(), "may not comment on pull requests") {
+		t.Error("the missing permission is not logged")
 	}
 }
