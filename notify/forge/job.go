@@ -44,7 +44,7 @@ func (j *job) run() error {
 	link := j.r.statusPage(d.Repo, d.App)
 	line, hasLine := commentLine(j.ev, link)
 	var done progress
-	if err := j.get(eventKey(j.ev.ID), &done); err != nil {
+	if _, err := j.get(eventKey(j.ev.ID), &done); err != nil {
 		return err
 	}
 	if !done.Status {
@@ -79,8 +79,8 @@ func (j *job) run() error {
 func (j *job) deployment(repo forgeapi.Repo) (int64, error) {
 	d := j.ev.Data
 	var rec deployment
-	found := false
-	if err := j.getFound(deployKey(d.DeployID), &rec, &found); err != nil {
+	found, err := j.get(deployKey(d.DeployID), &rec)
+	if err != nil {
 		return 0, err
 	}
 	if found && rec.Repo == repo.String() {
@@ -158,17 +158,10 @@ func (j *job) commentErr(pr int, err error) error {
 	return fmt.Errorf("comment on pull request #%d: %w", pr, err)
 }
 
-func (j *job) get(key string, v any) error {
-	var found bool
-	return j.getFound(key, v, &found)
-}
-
-func (j *job) getFound(key string, v any, found *bool) error {
+func (j *job) get(key string, v any) (bool, error) {
 	ctx, cancel := j.opCtx()
 	defer cancel()
-	ok, err := j.store.get(ctx, key, v)
-	*found = ok
-	return err
+	return j.store.get(ctx, key, v)
 }
 
 func (j *job) put(key string, v any) error {
