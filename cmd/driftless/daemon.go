@@ -157,6 +157,10 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 	if err != nil {
 		return fail(err)
 	}
+	fg, err := newForge(cfg, log)
+	if err != nil {
+		return fail(err)
+	}
 	as, err := buildAppliers(ctx, cfg, red, log)
 	if err != nil {
 		return fail(err)
@@ -217,6 +221,9 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 			return fail(err)
 		}
 		d.goRun("slack", func() error { return sl.Run(ctx) })
+	}
+	if err := d.startDeployments(ctx, js, fg, red, replicas); err != nil {
+		return fail(err)
 	}
 	d.goRun("reconciler", func() error { return ctrl.Run(ctx) })
 	log.Info("driftless started", "version", version, "holder", cfg.Holder(), "listen", d.httpAddr, "repos", len(cfg.Repos), "state_dir", cfg.StateDir)
