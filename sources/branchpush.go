@@ -31,13 +31,13 @@ type BranchCommit struct {
 	Branch string
 	// Edit is given the tracked branch's tree as fetched now and returns
 	// the new contents of the files to change (repo-relative,
-	// slash-separated paths of existing regular files). An empty map, or
-	// contents equal to the branch's, commits nothing.
-	Edit func(tree fs.FS) (map[string][]byte, error)
+	// slash-separated paths of existing regular files) and the commit
+	// message. An empty map, or contents equal to the branch's, commits
+	// nothing.
+	Edit func(tree fs.FS) (files map[string][]byte, message string, err error)
 	// Skip, when set, is given the message of the side branch's head
 	// commit (when the branch exists) before Edit; true commits nothing.
 	Skip        func(headMessage string) bool
-	Message     string
 	AuthorName  string // default "driftless"
 	AuthorEmail string // default "driftless@localhost"
 }
@@ -104,7 +104,7 @@ func (r *Repo) commitToBranch(ctx context.Context, bc BranchCommit) (BranchResul
 	if err != nil {
 		return res, fmt.Errorf("read %s: %w", head, err)
 	}
-	files, err := bc.Edit(newGitTreeFS(r.store(), hc.TreeHash, hc.Author.When))
+	files, msg, err := bc.Edit(newGitTreeFS(r.store(), hc.TreeHash, hc.Author.When))
 	if err != nil {
 		return res, err
 	}
@@ -126,7 +126,7 @@ func (r *Repo) commitToBranch(ctx context.Context, bc BranchCommit) (BranchResul
 		return res, nil
 	}
 	sig := object.Signature{Name: bc.AuthorName, Email: bc.AuthorEmail, When: time.Now()}
-	c := &object.Commit{Author: sig, Committer: sig, Message: bc.Message, TreeHash: tree, ParentHashes: []plumbing.Hash{parent}}
+	c := &object.Commit{Author: sig, Committer: sig, Message: msg, TreeHash: tree, ParentHashes: []plumbing.Hash{parent}}
 	obj := r.w.NewEncodedObject()
 	if err := c.Encode(obj); err != nil {
 		return res, fmt.Errorf("encode commit: %w", err)

@@ -18,20 +18,20 @@ func TestCommitToBranch(t *testing.T) {
 	ctx := context.Background()
 	f := newRemote(t)
 	r := openTestRepo(t, Config{URL: (&url.URL{Scheme: "file", Path: filepath.ToSlash(f.Bare)}).String()})
-	edit := func(content string) func(fs.FS) (map[string][]byte, error) {
-		return func(tree fs.FS) (map[string][]byte, error) {
+	edit := func(content string) func(fs.FS) (map[string][]byte, string, error) {
+		return func(tree fs.FS) (map[string][]byte, string, error) {
 			old, err := fs.ReadFile(tree, "apps/web/main.tf")
 			if err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			if string(old) != "v3" {
 				t.Errorf("Edit sees %q, want the tracked head's v3", old)
 			}
-			return map[string][]byte{"apps/web/main.tf": []byte(content)}, nil
+			return map[string][]byte{"apps/web/main.tf": []byte(content)}, "drift " + content + "\n\nfp: " + content + "\n", nil
 		}
 	}
 	const side = "driftless/drift/web"
-	res, err := r.CommitToBranch(ctx, BranchCommit{Branch: side, Edit: edit("live-1"), Message: "drift 1\n\nfp: one\n"})
+	res, err := r.CommitToBranch(ctx, BranchCommit{Branch: side, Edit: edit("live-1")})
 	if err != nil || !res.Pushed || res.Previous != "" {
 		t.Fatalf("first commit = %+v, %v", res, err)
 	}
@@ -53,17 +53,17 @@ func TestCommitToBranch(t *testing.T) {
 	first := res.Commit
 
 	// Skip sees the head's message.
-	res, err = r.CommitToBranch(ctx, BranchCommit{Branch: side, Edit: edit("x"), Skip: func(m string) bool { return strings.Contains(m, "fp: one") }})
+	res, err = r.CommitToBranch(ctx, BranchCommit{Branch: side, Edit: edit("x"), Skip: func(m string) bool { return strings.Contains(m, "fp: live-1") }})
 	if err != nil || res.Pushed || res.Commit != first {
 		t.Fatalf("skipped commit = %+v, %v", res, err)
 	}
 	// Same content: nothing committed.
-	res, err = r.CommitToBranch(ctx, BranchCommit{Branch: side, Edit: edit("live-1"), Message: "same"})
+	res, err = r.CommitToBranch(ctx, BranchCommit{Branch: side, Edit: edit("live-1")})
 	if err != nil || res.Pushed || res.Commit != first {
 		t.Fatalf("unchanged commit = %+v, %v", res, err)
 	}
 	// New content: one fast-forward commit.
-	res, err = r.CommitToBranch(ctx, BranchCommit{Branch: side, Edit: edit("live-2"), Message: "drift 2"})
+	res, err = r.CommitToBranch(ctx, BranchCommit{Branch: side, Edit: edit("live-2")})
 	if err != nil || !res.Pushed || res.Previous != first {
 		t.Fatalf("second commit = %+v, %v", res, err)
 	}
@@ -75,10 +75,10 @@ func TestCommitToBranch(t *testing.T) {
 	// the head we saw is refused, not forced.
 	other := gitIn(t, f.Bare, "commit-tree", "-p", f.V3, "-m", "rewritten", f.V3+"^{tree}")
 	stale := res.Commit
-	res, err = r.CommitToBranch(ctx, BranchCommit{Branch: side, Edit: func(tree fs.FS) (map[string][]byte, error) {
+	res, err = r.CommitToBranch(ctx, BranchCommit{Branch: side, Edit: func(tree fs.FS) (map[string][]byte, string, error) {
 		gitIn(t, f.Bare, "update-ref", "refs/heads/"+side, other)
 		return edit("live-3")(tree)
-	}, Message: "drift 3"})
+	}})
 	if !errors.Is(err, ErrBranchMoved) {
 		t.Fatalf("push over a moved branch = %+v, %v; want ErrBranchMoved", res, err)
 	}
