@@ -35,6 +35,7 @@ const (
 	ReasonNotInBlock = "not set by a literal in the block (a task definition file, code, an alias, a secret)"
 	ReasonNoKey      = "the live side has a key the block does not"
 	ReasonRemoved    = "removed from the live side"
+	ReasonSecret     = "the live value is a secret: it is never written to the repository"
 )
 
 // ErrNoBlock is returned when the file has no block for the app.
@@ -76,7 +77,9 @@ func EditBlock(src []byte, filename, kind, app string, live []appliers.LiveValue
 	var edits []splice
 	out := &Edit{}
 	for _, lv := range live {
-		hand := func(reason string) { out.ByHand = append(out.ByHand, ByHand{Path: lv.Path, Attribute: lv.Attribute, Reason: reason}) }
+		hand := func(reason string) {
+			out.ByHand = append(out.ByHand, ByHand{Path: lv.Path, Attribute: lv.Attribute, Reason: reason})
+		}
 		expr, reason := findValue(blk.Body, lv.Attribute)
 		switch {
 		case reason != "":

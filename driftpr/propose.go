@@ -163,6 +163,7 @@ func (p *Proposer) propose(ctx context.Context, r Repo, d Drift) (*Result, error
 func (p *Proposer) pullRequest(ctx context.Context, r Repo, pg page, live []appliers.LiveValue, log *slog.Logger) (*Result, error) {
 	d := pg.Drift
 	branch := BranchFor(d.App)
+	live, secret := p.withoutSecrets(live)
 	var editErr error
 	edited := false
 	br, err := r.Source.CommitToBranch(ctx, sources.BranchCommit{
@@ -191,6 +192,7 @@ func (p *Proposer) pullRequest(ctx context.Context, r Repo, pg page, live []appl
 				editErr = err
 				return nil, "", err
 			}
+			e.ByHand = append(e.ByHand, secret...)
 			pg.File, pg.Edit = app.File, e
 			if len(e.Changes) == 0 {
 				return nil, "", nil
@@ -240,6 +242,20 @@ func (p *Proposer) issue(ctx context.Context, r Repo, pg page, log *slog.Logger)
 	}
 	log.Info("drift reported as an issue", "issue", ref.Number)
 	return &Result{Action: OpenedIssue, Ref: ref, ByHand: pg.byHand()}, nil
+}
+
+// withoutSecrets leaves out the live values that hold a secret driftless
+// knows (its redactor masks them): they are never written to the
+// repository.
+func (p *Proposer) withoutSecrets(live []appliers.LiveValue) (safe []appliers.LiveValue, secret []ByHand) {
+	for _, lv := range live {
+		if lv.Value.Type() == cty.String && lv.Value.IsKnown() && !lv.Value.IsNull() && p.opt.Scrub(lv.Value.AsString()) != lv.Value.AsString() {
+			secret = append(secret, ByHand{Path: lv.Path, Attribute: lv.Attribute, Reason: ReasonSecret})
+			continue
+		}
+		safe = append(safe, lv)
+	}
+	return safe, secret
 }
 
 func (p *Proposer) record(ctx context.Context, r Repo, d Drift) error {
