@@ -19,7 +19,7 @@ import (
 
 // Source is the watched repository: the reconciler's sources.Repo.
 type Source interface {
-	Revision(ctx context.Context, rev string) (*sources.Revision, error)
+	FetchRevision(ctx context.Context, rev string) (*sources.Revision, error)
 	CommitToBranch(ctx context.Context, bc sources.BranchCommit) (sources.BranchResult, error)
 }
 
@@ -125,7 +125,7 @@ func (p *Proposer) propose(ctx context.Context, r Repo, d Drift) (*Result, error
 			return &Result{Action: Unchanged, Branch: BranchFor(d.App)}, nil
 		}
 	}
-	rev, err := r.Source.Revision(ctx, d.Revision)
+	rev, err := r.Source.FetchRevision(ctx, d.Revision)
 	if err != nil {
 		return nil, err
 	}

@@ -274,3 +274,21 @@ func (r *Repo) replaceFile(tree plumbing.Hash, segs []string, blob plumbing.Hash
 	}
 	return r.w.SetEncodedObject(obj)
 }
+
+// FetchRevision is Revision, fetching the tracked branch first when rev is
+// not among the commits fetched yet (a replica that does not reconcile the
+// repo may not have it). Like Revert, it does not report what it fetched
+// as polled: the next Poll still returns a new head with changed=true.
+func (r *Repo) FetchRevision(ctx context.Context, rev string) (*Revision, error) {
+	got, err := r.Revision(ctx, rev)
+	if !errors.Is(err, ErrUnknownRevision) {
+		return got, err
+	}
+	r.pollMu.Lock()
+	_, err = r.sync(ctx)
+	r.pollMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("sources: fetch %s: %w", r.cfg.Name, err)
+	}
+	return r.Revision(ctx, rev)
+}

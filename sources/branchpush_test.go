@@ -89,3 +89,25 @@ func TestCommitToBranch(t *testing.T) {
 		t.Error("a commit to the tracked branch was accepted")
 	}
 }
+
+// FetchRevision fetches a commit not fetched yet without reporting it as
+// polled: the next Poll still sees the new head as a change.
+func TestFetchRevision(t *testing.T) {
+	ctx := context.Background()
+	f := newRemote(t)
+	r := openTestRepo(t, Config{URL: (&url.URL{Scheme: "file", Path: filepath.ToSlash(f.Bare)}).String()})
+	if _, _, err := r.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	next := f.PushCompeting(t, "v4")
+	if _, err := r.Revision(ctx, next); !errors.Is(err, ErrUnknownRevision) {
+		t.Fatalf("Revision of an unfetched commit = %v", err)
+	}
+	rev, err := r.FetchRevision(ctx, next)
+	if err != nil || rev.SHA != next {
+		t.Fatalf("FetchRevision = %v, %v", rev, err)
+	}
+	if rev, changed, err := r.Poll(ctx); err != nil || !changed || rev.SHA != next {
+		t.Errorf("Poll after FetchRevision = %v, %v, %v; want the new head as a change", rev, changed, err)
+	}
+}
