@@ -109,10 +109,20 @@ func (p *Proposer) Propose(ctx context.Context, r Repo, d Drift) (*Result, error
 	}
 	res, err := p.propose(ctx, r, d)
 	if err != nil {
-		return nil, fmt.Errorf("driftpr: %s/%s: %s", r.Name, d.App, p.opt.Scrub(err.Error()))
+		return nil, &scrubbed{msg: fmt.Sprintf("driftpr: %s/%s: %s", r.Name, d.App, p.opt.Scrub(err.Error())), err: err}
 	}
 	return res, nil
 }
+
+// scrubbed is an error whose text has its secrets masked; errors.Is and
+// errors.As still see the cause.
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (e *scrubbed) Error() string { return e.msg }
+func (e *scrubbed) Unwrap() error { return e.err }
 
 func (p *Proposer) propose(ctx context.Context, r Repo, d Drift) (*Result, error) {
 	log := p.opt.Log.With("repo", r.Name, "app", d.App, "fingerprint", d.Fingerprint)
