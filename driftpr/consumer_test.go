@@ -72,7 +72,7 @@ func TestConsumer(t *testing.T) {
 	other := d
 	other.App = "thumb"
 	publishDrift(t, js, "ev-4", "platform", other) // thumb has no open drift now
-	publishDrift(t, js, "ev-5", "tools", d) // no drift_pr
+	publishDrift(t, js, "ev-5", "tools", d)        // no drift_pr
 
 	cons, err := js.Consumer(ctx, notify.Stream, DefaultDurable)
 	if err != nil {
