@@ -25,8 +25,8 @@ func BranchFor(app string) string { return "driftless/drift/" + app }
 
 // trailer is the commit message line that records which drift a commit
 // proposes; a branch whose head carries it has nothing new to propose.
-func trailer(repo, app, fingerprint string) string {
-	return fmt.Sprintf("Driftless-Drift: %s/%s %s", repo, app, fingerprint)
+func trailer(repo string, d Drift) string {
+	return fmt.Sprintf("Driftless-Drift: %s/%s %s", repo, d.App, d.key())
 }
 
 // page is what the texts are made from.
@@ -54,7 +54,7 @@ func (p page) commitMessage() string {
 	for _, c := range p.Edit.Changes {
 		fmt.Fprintf(&b, "- %s: %s -> %s\n", c.Attribute, c.Desired, c.Live)
 	}
-	fmt.Fprintf(&b, "\n%s\n", trailer(p.Repo, p.App, p.Drift.Fingerprint))
+	fmt.Fprintf(&b, "\n%s\n", trailer(p.Repo, p.Drift))
 	return p.scrub(b.String())
 }
 

@@ -96,8 +96,8 @@ func TestConsumer(t *testing.T) {
 	if n := f.git("rev-list", "--count", "main..driftless/drift/web"); n != "1" {
 		t.Errorf("%s commits on the branch, want 1", n)
 	}
-	if got, _ := ledger.Proposed(ctx, "platform", "web"); got != d.Fingerprint {
-		t.Errorf("ledger = %q, want %q", got, d.Fingerprint)
+	if got, _ := ledger.Proposed(ctx, "platform", "web"); got != d.key() || !strings.HasPrefix(got, d.Fingerprint+" ") {
+		t.Errorf("ledger = %q, want %q", got, d.key())
 	}
 	if !strings.Contains(f.forge.prs["driftless/drift/web"].Body, `"nginx:1.30"`) {
 		t.Errorf("body:\n%s", f.forge.prs["driftless/drift/web"].Body)

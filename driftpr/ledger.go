@@ -10,8 +10,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// LedgerBucket is the JetStream KV bucket of the drift fingerprints
-// proposed, one key per app.
+// LedgerBucket is the JetStream KV bucket of the drifts proposed
+// (fingerprint and first seen), one key per app.
 const LedgerBucket = "driftless_drift_pr"
 
 // KVLedger is a Ledger in a JetStream KV bucket, shared by every replica.
@@ -54,7 +54,7 @@ func (l *KVLedger) Proposed(ctx context.Context, repo, app string) (string, erro
 }
 
 // Record implements Ledger.
-func (l *KVLedger) Record(ctx context.Context, repo, app, fingerprint string) error {
-	_, err := l.kv.PutString(ctx, ledgerKey(repo, app), fingerprint)
+func (l *KVLedger) Record(ctx context.Context, repo, app, key string) error {
+	_, err := l.kv.PutString(ctx, ledgerKey(repo, app), key)
 	return err
 }

@@ -23,15 +23,15 @@ type Source interface {
 	CommitToBranch(ctx context.Context, bc sources.BranchCommit) (sources.BranchResult, error)
 }
 
-// Ledger remembers the last drift fingerprint proposed per app, so the
-// same drift is proposed once even when the push went through and the
+// Ledger remembers the last drift proposed per app (its fingerprint and
+// when it was first seen), so the same drift is proposed once even when the push went through and the
 // forge call did not (a retry then opens the pull request without a new
 // commit). Optional: without one, a branch whose head already carries the
 // fingerprint is taken as proposed.
 type Ledger interface {
-	// Proposed returns the fingerprint last proposed for repo/app, "" if none.
+	// Proposed returns the drift key last recorded for repo/app, "" if none.
 	Proposed(ctx context.Context, repo, app string) (string, error)
-	Record(ctx context.Context, repo, app, fingerprint string) error
+	Record(ctx context.Context, repo, app, key string) error
 }
 
 // Options configure a Proposer.
@@ -60,6 +60,13 @@ type Drift struct {
 	Fingerprint string
 	Items       []appliers.DriftItem
 	FirstSeen   time.Time
+}
+
+// key identifies one drift: its fingerprint names what moved; the time it
+// was first seen tells it from the same attributes drifting again after
+// the first drift resolved.
+func (d Drift) key() string {
+	return d.Fingerprint + " " + d.FirstSeen.UTC().Format(time.RFC3339)
 }
 
 // What Propose did.
@@ -131,7 +138,7 @@ func (p *Proposer) propose(ctx context.Context, r Repo, d Drift) (*Result, error
 		if err != nil {
 			return nil, fmt.Errorf("reading the drift ledger: %w", err)
 		}
-		if done == d.Fingerprint {
+		if done == d.key() {
 			return &Result{Action: Unchanged, Branch: BranchFor(d.App)}, nil
 		}
 	}
@@ -179,7 +186,7 @@ func (p *Proposer) pullRequest(ctx context.Context, r Repo, pg page, live []appl
 	br, err := r.Source.CommitToBranch(ctx, sources.BranchCommit{
 		Branch: branch,
 		Skip: func(head string) bool {
-			return p.opt.Ledger == nil && strings.Contains(head, trailer(r.Name, d.App, d.Fingerprint))
+			return p.opt.Ledger == nil && strings.Contains(head, trailer(r.Name, d))
 		},
 		Edit: func(tree fs.FS) (map[string][]byte, string, error) {
 			edited = true
@@ -272,7 +279,7 @@ func (p *Proposer) record(ctx context.Context, r Repo, d Drift) error {
 	if p.opt.Ledger == nil {
 		return nil
 	}
-	if err := p.opt.Ledger.Record(ctx, r.Name, d.App, d.Fingerprint); err != nil {
+	if err := p.opt.Ledger.Record(ctx, r.Name, d.App, d.key()); err != nil {
 		return fmt.Errorf("recording the proposal: %w", err)
 	}
 	return nil

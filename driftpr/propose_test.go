@@ -283,6 +283,15 @@ func TestProposeECS(t *testing.T) {
 		t.Errorf("second proposal pushed (%s → %s) or called the forge (%v)", head, now, f.forge.Calls())
 	}
 
+	// The same attributes drifting again after the drift resolved (first
+	// seen later): proposed again, here with nothing new to push.
+	later := d
+	later.FirstSeen = later.FirstSeen.Add(time.Hour)
+	res, err = f.p.Propose(f.ctx, f.repo, later)
+	if err != nil || res.Action != OpenedPullRequest || res.Pushed || res.Commit != head {
+		t.Fatalf("proposal of a recurring drift = %+v, %v", res, err)
+	}
+
 	// The drift changes (the task definition put back, scaled again): one
 	// new fast-forward commit, the body edited.
 	if _, err := f.ecs.UpdateService(f.ctx, &ecs.UpdateServiceInput{Cluster: aws.String("main"), Service: aws.String("web"),
@@ -352,7 +361,7 @@ func TestProposeStackOpensIssue(t *testing.T) {
 	f := newFixture(t)
 	d := Drift{App: "net", Revision: f.rev, FirstSeen: time.Date(2026, 12, 2, 6, 30, 0, 0, time.UTC), Items: []appliers.DriftItem{
 		{Address: "terraform_data.net", Attributes: []string{"input"}, Action: "update"},
-		{Address: "aws_ssm_parameter.token", Attributes: []string{"value"}, Action: "update"},
+		{Address: "aws_ssm_parameter.token", Attributes: []string{"value", "tags." + secretToken}, Action: "update"},
 	}}
 	d.Fingerprint = drift.Fingerprint(d.Items)
 	res, err := f.p.Propose(f.ctx, f.repo, d)
@@ -361,10 +370,13 @@ func TestProposeStackOpensIssue(t *testing.T) {
 	}
 	is := f.forge.issues[IssueMarker("platform", "net")]
 	for _, s := range []string{"<!-- driftless:drift:platform/net -->", "No code change is proposed", "a plan, not an edit",
-		"  ~ terraform_data.net\n      input\n", "  ~ aws_ssm_parameter.token\n      value\n", d.Fingerprint} {
+		"  ~ terraform_data.net\n      input\n", "  ~ aws_ssm_parameter.token\n      value\n      tags." + redact.Mask + "\n", d.Fingerprint} {
 		if !strings.Contains(is.Body, s) {
 			t.Errorf("issue body lacks %q:\n%s", s, is.Body)
 		}
+	}
+	if strings.Contains(is.Body, secretToken) {
+		t.Errorf("the issue shows a secret:\n%s", is.Body)
 	}
 	if refs := f.git("for-each-ref", "--format=%(refname)"); refs != "refs/heads/main" {
 		t.Errorf("refs on the origin = %q, want main only", refs)
