@@ -91,7 +91,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	c.opt.Log.Info("drift pull requests started", "durable", c.opt.Durable, "repos", len(c.opt.Repos))
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+		// One message per pull, and a pull that ends by itself within a
+		// second: shutdown waits at most that long.
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
 			if ctx.Err() == nil {
 				c.opt.Log.Warn("drift pull requests: fetch failed", "error", c.p.opt.Scrub(err.Error()))
