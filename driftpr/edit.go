@@ -36,6 +36,7 @@ const (
 	ReasonNoKey      = "the live side has a key the block does not"
 	ReasonRemoved    = "removed from the live side"
 	ReasonSecret     = "the live value is a secret: it is never written to the repository"
+	ReasonDisagree   = "another drifted path sets the same attribute to another value"
 )
 
 // ErrNoBlock is returned when the file has no block for the app.
@@ -76,7 +77,17 @@ func EditBlock(src []byte, filename, kind, app string, live []appliers.LiveValue
 	}
 	var edits []splice
 	out := &Edit{}
+	done := map[string]Change{} // attribute → its change, when several paths share it
 	for _, lv := range live {
+		if c, ok := done[lv.Attribute]; ok {
+			if c.Live != string(hclwrite.TokensForValue(lv.Value).Bytes()) {
+				out.ByHand = append(out.ByHand, ByHand{Path: lv.Path, Attribute: lv.Attribute, Reason: ReasonDisagree})
+				continue
+			}
+			c.Path = lv.Path
+			out.Changes = append(out.Changes, c)
+			continue
+		}
 		hand := func(reason string) {
 			out.ByHand = append(out.ByHand, ByHand{Path: lv.Path, Attribute: lv.Attribute, Reason: reason})
 		}
@@ -100,7 +111,9 @@ func EditBlock(src []byte, filename, kind, app string, live []appliers.LiveValue
 		rng := expr.Range()
 		text := string(hclwrite.TokensForValue(lv.Value).Bytes())
 		edits = append(edits, splice{rng, text})
-		out.Changes = append(out.Changes, Change{Path: lv.Path, Attribute: lv.Attribute, Desired: string(rng.SliceBytes(src)), Live: text})
+		c := Change{Path: lv.Path, Attribute: lv.Attribute, Desired: string(rng.SliceBytes(src)), Live: text}
+		done[lv.Attribute] = c
+		out.Changes = append(out.Changes, c)
 	}
 	slices.SortFunc(edits, func(a, b splice) int { return a.rng.Start.Byte - b.rng.Start.Byte })
 	slices.SortStableFunc(out.Changes, func(a, b Change) int { return strings.Compare(a.Attribute, b.Attribute) })

@@ -107,4 +107,17 @@ lambda_function "thumb" {
 	if _, err := EditBlock([]byte(appsHCL), "deploy/apps.hcl", "ecs_service", "api", nil); err == nil {
 		t.Error("a missing block was not an error")
 	}
+
+	// Several drifted paths set by one attribute: one edit, a row each.
+	src := "ecs_service \"api\" {\n  cluster         = \"main\"\n  task_definition = \"api:1\" # registered by CI\n}\n"
+	e, err = EditBlock([]byte(src), "deploy/api.hcl", "ecs_service", "api", []appliers.LiveValue{
+		{Path: "task_definition.cpu", Attribute: "task_definition", Value: cty.StringVal("api:4")},
+		{Path: "task_definition.containers.api.image", Attribute: "task_definition", Value: cty.StringVal("api:4")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Replace(src, `"api:1"`, `"api:4"`, 1); string(e.Src) != want || len(e.Changes) != 2 || e.Changes[1].Path != "task_definition.containers.api.image" || e.Changes[1].Desired != `"api:1"` {
+		t.Errorf("edited:\n%s\nchanges %+v", e.Src, e.Changes)
+	}
 }

@@ -15,12 +15,14 @@ import (
 var _ appliers.LiveReader = (*Applier)(nil)
 
 // Live reads the live values of the drifted paths the ecs_service block can
-// express: desired_count (the service's desired count) and
+// express: desired_count (the service's desired count);
 // task_definition.containers.NAME.image when the block overrides that
-// container's image in images (the value is the image the service runs).
-// Every other path (a field of the task definition file, environment,
-// secrets) is left out: it is changed by hand. Secret values are never
-// read.
+// container's image in images (the value is the image the service runs);
+// and, when task_definition names a registered revision ("web:3"), every
+// task_definition path, all set by that one attribute to the revision the
+// service runs ("web:5"). Every other path (a field of the task
+// definition file, environment, secrets) is left out: it is changed by
+// hand. Secret values are never read.
 func (a *Applier) Live(ctx context.Context, req appliers.Request, paths []string) ([]appliers.LiveValue, error) {
 	s, err := specOf(req.Spec)
 	if err != nil {
@@ -38,6 +40,9 @@ func (a *Applier) Live(ctx context.Context, req appliers.Request, paths []string
 	var out []appliers.LiveValue
 	for _, p := range paths {
 		switch {
+		case s.TaskDefinitionRef != "" && (p == "task_definition" || strings.HasPrefix(p, "task_definition.")):
+			// The block names a registered revision: the live one replaces it.
+			out = append(out, appliers.LiveValue{Path: p, Attribute: "task_definition", Value: cty.StringVal(familyRevision(aws.ToString(svc.TaskDefinition)))})
 		case p == "desired_count" && s.DesiredCount != nil:
 			out = append(out, appliers.LiveValue{Path: p, Attribute: "desired_count", Value: cty.NumberIntVal(int64(svc.DesiredCount))})
 		case strings.HasPrefix(p, "task_definition.containers.") && strings.HasSuffix(p, ".image"):

@@ -66,4 +66,22 @@ func TestMotoLive(t *testing.T) {
 	if err != nil || len(got) != 0 {
 		t.Errorf("live without images = %#v, %v; want nothing", got, err)
 	}
+
+	// A block naming a registered revision: every task definition path is
+	// set by task_definition, to the revision the service runs.
+	ref := &Spec{Cluster: "main", Service: "web", TaskDefinitionRef: "web:1", WaitTimeout: DefaultWaitTimeout}
+	r, err = a.Drift(t.Context(), appliers.Request{App: "web", Spec: ref}, nil)
+	if err != nil || !r.Drifted() {
+		t.Fatalf("drift against web:1 = %+v, %v", r, err)
+	}
+	got, err = a.Live(t.Context(), appliers.Request{App: "web", Spec: ref}, r.Items[0].Attributes)
+	if err != nil || len(got) != len(r.Items[0].Attributes) {
+		t.Fatalf("live against web:1 = %#v, %v (paths %v)", got, err, r.Items[0].Attributes)
+	}
+	live := familyRevision(aws.ToString(reg.TaskDefinition.TaskDefinitionArn))
+	for _, v := range got {
+		if v.Attribute != "task_definition" || !v.Value.RawEquals(cty.StringVal(live)) || live == "web:1" {
+			t.Errorf("live %s = %s %#v, want task_definition %q", v.Path, v.Attribute, v.Value, live)
+		}
+	}
 }
