@@ -49,7 +49,11 @@ func (p page) title() string {
 
 func (p page) commitMessage() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s/%s: set the manifest to the live values\n\n", p.Repo, p.App)
+	if len(p.Edit.Changes) == 0 {
+		fmt.Fprintf(&b, "%s/%s: drop the edits of an earlier drift\n\n", p.Repo, p.App)
+	} else {
+		fmt.Fprintf(&b, "%s/%s: set the manifest to the live values\n\n", p.Repo, p.App)
+	}
 	fmt.Fprintf(&b, "%s %s was changed outside driftless (drift first seen %s).\n", p.Kind, p.App, p.Drift.FirstSeen.UTC().Format(time.RFC3339))
 	for _, c := range p.Edit.Changes {
 		fmt.Fprintf(&b, "- %s: %s -> %s\n", c.Attribute, c.Desired, c.Live)
@@ -67,7 +71,10 @@ func (p page) prBody() string {
 		"**merging it makes the manifest match what is running**, so the next deploy keeps the change instead of undoing it. "+
 		"Close it to keep the manifest as it is: the next deploy (or `self_heal`) puts the desired state back.\n\n", p.Kind, p.File)
 	p.when(&b)
-	if len(p.Edit.Changes) > 0 {
+	if len(p.Edit.Changes) == 0 {
+		b.WriteString("**Nothing in the block can be set to the live values of this drift**: this pull request no longer " +
+			"changes the manifest (an earlier drift's edits were dropped). Close it; the drift is listed below.\n\n")
+	} else {
 		b.WriteString("### Changed in this pull request\n\n| attribute | drifted path | desired (manifest) | live (running) |\n| --- | --- | --- | --- |\n")
 		for _, c := range p.Edit.Changes {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", code(c.Attribute), code(c.Path), code(c.Desired), code(c.Live))

@@ -181,7 +181,6 @@ func (p *Proposer) pullRequest(ctx context.Context, r Repo, pg page, live []appl
 	d := pg.Drift
 	branch := BranchFor(d.App)
 	live, secret := p.withoutSecrets(live)
-	var editErr error
 	edited := false
 	br, err := r.Source.CommitToBranch(ctx, sources.BranchCommit{
 		Branch: branch,
@@ -206,21 +205,17 @@ func (p *Proposer) pullRequest(ctx context.Context, r Repo, pg page, live []appl
 			}
 			e, err := EditBlock(src, app.File, app.Kind, d.App, live)
 			if err != nil {
-				editErr = err
 				return nil, "", err
 			}
 			e.ByHand = append(e.ByHand, secret...)
 			pg.File, pg.Edit = app.File, e
-			if len(e.Changes) == 0 {
-				return nil, "", nil
-			}
+			// Always the tracked branch's file with this drift's edits:
+			// with none, an existing branch drops an earlier drift's
+			// (and a new one gets no commit).
 			return map[string][]byte{app.File: e.Src}, pg.commitMessage(), nil
 		},
 	})
 	if err != nil {
-		if editErr != nil {
-			return nil, editErr
-		}
 		return nil, err
 	}
 	res := &Result{Branch: branch, Commit: br.Commit, Pushed: br.Pushed, Changes: pg.Edit.Changes, ByHand: pg.byHand()}

@@ -317,6 +317,22 @@ func TestProposeECS(t *testing.T) {
 	if body := f.forge.prs["driftless/drift/web"].Body; !strings.Contains(body, Marker("platform", "web", d2.Fingerprint)) || !strings.Contains(body, "| `1` | `7` |") || strings.Contains(body, "nginx") {
 		t.Errorf("edited body:\n%s", body)
 	}
+
+	// A drift nothing in the block expresses (an environment variable and
+	// a secret of the task definition file): the branch drops the earlier
+	// edits, and the body says so.
+	f.byHandECS(1, "nginx:1.26")
+	d3 := f.drift("web")
+	res, err = f.p.Propose(f.ctx, f.repo, d3)
+	if err != nil || res.Action != OpenedPullRequest || !res.Pushed || len(res.Changes) != 0 {
+		t.Fatalf("fourth proposal = %+v, %v", res, err)
+	}
+	if got := f.git("show", res.Commit+":deploy/apps.hcl") + "\n"; got != f.want || f.git("rev-parse", res.Commit+"^") != now {
+		t.Errorf("deploy/apps.hcl after a drift with nothing to rewrite:\n%s", got)
+	}
+	if body := f.forge.prs["driftless/drift/web"].Body; !strings.Contains(body, "Nothing in the block can be set") || strings.Contains(body, "hunter") {
+		t.Errorf("body:\n%s", body)
+	}
 }
 
 // A Lambda function changed by hand: literals are rewritten, an attribute
@@ -324,6 +340,24 @@ func TestProposeECS(t *testing.T) {
 // listed to change by hand, and the secret is written nowhere.
 func TestProposeLambda(t *testing.T) {
 	f := newFixture(t)
+	// Only an attribute set by an expression drifted: nothing to rewrite,
+	// no branch: an issue lists it.
+	if _, err := f.lambda.UpdateFunctionConfiguration(f.ctx, &lambda.UpdateFunctionConfigurationInput{
+		FunctionName: aws.String("thumb"), Timeout: aws.Int32(45)}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.p.Propose(f.ctx, f.repo, f.drift("thumb"))
+	if err != nil || res.Action != OpenedIssue {
+		t.Fatalf("expression-only drift = %+v, %v", res, err)
+	}
+	if body := f.forge.issues[IssueMarker("platform", "thumb")].Body; !strings.Contains(body, "`configuration.timeout`: "+ReasonExpression) ||
+		!strings.Contains(body, "No code change is proposed") {
+		t.Errorf("issue body:\n%s", body)
+	}
+	if refs := f.git("for-each-ref", "--format=%(refname)"); refs != "refs/heads/main" {
+		t.Errorf("refs on the origin = %q, want main only", refs)
+	}
+
 	if _, err := f.lambda.UpdateFunctionConfiguration(f.ctx, &lambda.UpdateFunctionConfigurationInput{
 		FunctionName: aws.String("thumb"), MemorySize: aws.Int32(1024), Timeout: aws.Int32(45),
 		Environment: &lambdatypes.Environment{Variables: map[string]string{"LOG_LEVEL": "debug", "MODE": secretToken}},
@@ -331,7 +365,7 @@ func TestProposeLambda(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := f.drift("thumb")
-	res, err := f.p.Propose(f.ctx, f.repo, d)
+	res, err = f.p.Propose(f.ctx, f.repo, d)
 	if err != nil || res.Action != OpenedPullRequest {
 		t.Fatalf("result = %+v, %v", res, err)
 	}
