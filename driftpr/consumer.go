@@ -30,7 +30,11 @@ type ConsumerOptions struct {
 	// Backoff is the wait before the attempt-th retry of a failed
 	// proposal; default 30s doubling up to 10m.
 	Backoff func(attempt int) time.Duration
-	Log     *slog.Logger
+	// MaxAttempts bounds the tries of one event (default 8, about 40
+	// minutes with the default backoff): events are handled one at a
+	// time, so one that keeps failing must not hold the others forever.
+	MaxAttempts int
+	Log         *slog.Logger
 }
 
 // Consumer proposes every drift.detected event of its repos, through a
@@ -53,6 +57,9 @@ func NewConsumer(js jetstream.JetStream, p *Proposer, o ConsumerOptions) *Consum
 	}
 	if o.Backoff == nil {
 		o.Backoff = func(n int) time.Duration { return min(30*time.Second<<min(n-1, 5), 10*time.Minute) }
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 8
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -152,14 +159,20 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 	case err == nil:
 		log.Info("drift proposed", "action", res.Action, "number", res.Ref.Number, "url", res.Ref.URL, "commit", res.Commit)
 		_ = msg.Ack()
-	case errors.Is(err, ErrNoDrift):
-		_ = msg.Term()
 	case ctx.Err() != nil:
 		_ = msg.Nak()
+	case errors.Is(err, ErrNoDrift) || errors.Is(err, ErrNoApp) || errors.Is(err, ErrNoBlock):
+		log.Error("drift pull request impossible", "error", err.Error())
+		_ = msg.Term()
 	default:
 		attempt := 1
 		if md, merr := msg.Metadata(); merr == nil {
 			attempt = int(md.NumDelivered)
+		}
+		if attempt >= c.opt.MaxAttempts {
+			log.Error("drift pull request failed; giving up on this event", "error", err.Error(), "attempts", attempt)
+			_ = msg.Term()
+			return
 		}
 		log.Warn("drift pull request failed; retrying", "error", err.Error(), "attempt", attempt)
 		_ = msg.NakWithDelay(c.opt.Backoff(attempt))

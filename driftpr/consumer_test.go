@@ -99,8 +99,8 @@ func TestConsumer(t *testing.T) {
 	if got, _ := ledger.Proposed(ctx, "platform", "web"); got != d.key() || !strings.HasPrefix(got, d.Fingerprint+" ") {
 		t.Errorf("ledger = %q, want %q", got, d.key())
 	}
-	if !strings.Contains(f.forge.prs["driftless/drift/web"].Body, `"nginx:1.30"`) {
-		t.Errorf("body:\n%s", f.forge.prs["driftless/drift/web"].Body)
+	if pr, _ := f.forge.PR("driftless/drift/web"); !strings.Contains(pr.Body, `"nginx:1.30"`) {
+		t.Errorf("body:\n%s", pr.Body)
 	}
 	cancel()
 	for range 2 {
@@ -110,4 +110,51 @@ func TestConsumer(t *testing.T) {
 			t.Fatal("consumer did not stop")
 		}
 	}
+}
+
+// A forge failure after the push is retried: the retry opens the pull
+// request without a second commit. An event for an app no longer declared
+// is dropped at once, and does not hold the events after it.
+func TestConsumerRetries(t *testing.T) {
+	f := newFixture(t)
+	_, js := testenv.NATS(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	if _, err := notify.EnsureStream(ctx, js, notify.StreamConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	ledger, err := OpenKVLedger(ctx, js, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.forge.failPR = 2
+	p := New(Options{Loader: f.loader, Forge: f.forge, Ledger: ledger, Scrub: f.p.opt.Scrub})
+	f.byHandECS(3, "nginx:1.31")
+	d := f.drift("web")
+	gone := d
+	gone.App = "gone"
+	c := NewConsumer(js, p, ConsumerOptions{Repos: map[string]Repo{"platform": f.repo}, MaxAttempts: 4,
+		Backoff: func(int) time.Duration { return 20 * time.Millisecond }})
+	done := make(chan struct{})
+	go func() { _ = c.Run(ctx); close(done) }()
+	publishDrift(t, js, "ev-gone", "platform", gone)
+	publishDrift(t, js, "ev-web", "platform", d)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, ok := f.forge.PR("driftless/drift/web"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no pull request; calls %v", f.forge.Calls())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if calls := f.forge.Calls(); len(calls) != 3 {
+		t.Errorf("forge calls = %v, want 2 failures and the pull request", calls)
+	}
+	if n := f.git("rev-list", "--count", "main..driftless/drift/web"); n != "1" {
+		t.Errorf("%s commits on the branch, want 1", n)
+	}
+	cancel()
+	<-done
 }

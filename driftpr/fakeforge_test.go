@@ -2,6 +2,7 @@ package driftpr
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 
@@ -18,6 +19,7 @@ type fakeForge struct {
 	nums   map[string]int
 	calls  []string
 	next   int
+	failPR int // the next failPR OpenPullRequest calls fail
 }
 
 func newFakeForge() *fakeForge {
@@ -38,6 +40,10 @@ func (f *fakeForge) OpenPullRequest(_ context.Context, repo forge.Repo, pr forge
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "pr "+repo.String()+" "+pr.Head+"->"+pr.Base)
+	if f.failPR > 0 {
+		f.failPR--
+		return forge.Ref{}, errors.New("502 Bad Gateway")
+	}
 	f.prs[pr.Head] = pr
 	return f.ref("pr:" + pr.Head), nil
 }
@@ -48,6 +54,13 @@ func (f *fakeForge) OpenIssue(_ context.Context, repo forge.Repo, is forge.Issue
 	f.calls = append(f.calls, "issue "+repo.String()+" "+is.Marker)
 	f.issues[is.Marker] = is
 	return f.ref("issue:" + is.Marker), nil
+}
+
+func (f *fakeForge) PR(head string) (forge.PullRequest, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	pr, ok := f.prs[head]
+	return pr, ok
 }
 
 func (f *fakeForge) Calls() []string {

@@ -87,8 +87,14 @@ type Result struct {
 	ByHand  []ByHand  `json:"by_hand,omitempty"`
 }
 
-// ErrNoDrift is returned for a drift without items.
-var ErrNoDrift = errors.New("no drift to propose")
+// Errors that retrying cannot fix (decided with errors.Is).
+var (
+	// ErrNoDrift: a drift without items or fingerprint.
+	ErrNoDrift = errors.New("no drift to propose")
+	// ErrNoApp: the app is not declared (any more), or the manifests that
+	// declare it are invalid.
+	ErrNoApp = errors.New("the app is not declared by valid manifests")
+)
 
 // Proposer turns drifts into pull requests and issues.
 type Proposer struct{ opt Options }
@@ -148,11 +154,11 @@ func (p *Proposer) propose(ctx context.Context, r Repo, d Drift) (*Result, error
 	}
 	desired, diags := p.opt.Loader.Load(r.Name, rev.Tree, r.Path)
 	if diags.HasErrors() {
-		return nil, fmt.Errorf("the manifests at %s are invalid: %s", rev.Short(), strings.Join(manifest.Format(diags), "; "))
+		return nil, fmt.Errorf("%w: the manifests at %s are invalid: %s", ErrNoApp, rev.Short(), strings.Join(manifest.Format(diags), "; "))
 	}
 	app := desired.Apps[d.App]
 	if app == nil {
-		return nil, fmt.Errorf("no app %q at %s", d.App, rev.Short())
+		return nil, fmt.Errorf("%w: no app %q at %s", ErrNoApp, d.App, rev.Short())
 	}
 	pg := page{Repo: r.Name, App: d.App, Kind: app.Kind, File: app.File, Drift: d, Edit: &Edit{}, scrub: p.opt.Scrub}
 	lr, ok := p.opt.Loader.Applier(app.Kind).(appliers.LiveReader)
@@ -193,11 +199,11 @@ func (p *Proposer) pullRequest(ctx context.Context, r Repo, pg page, live []appl
 			// moved since the drift was seen).
 			desired, diags := p.opt.Loader.Load(r.Name, tree, r.Path)
 			if diags.HasErrors() {
-				return nil, "", fmt.Errorf("the manifests of %s are invalid: %s", r.Branch, strings.Join(manifest.Format(diags), "; "))
+				return nil, "", fmt.Errorf("%w: the manifests of %s are invalid: %s", ErrNoApp, r.Branch, strings.Join(manifest.Format(diags), "; "))
 			}
 			app := desired.Apps[d.App]
 			if app == nil || app.Kind != pg.Kind {
-				return nil, "", fmt.Errorf("%s %q is no longer declared on %s", pg.Kind, d.App, r.Branch)
+				return nil, "", fmt.Errorf("%w: %s %q is no longer declared on %s", ErrNoApp, pg.Kind, d.App, r.Branch)
 			}
 			src, err := fs.ReadFile(tree, app.File)
 			if err != nil {
