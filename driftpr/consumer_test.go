@@ -74,13 +74,13 @@ func TestConsumer(t *testing.T) {
 	publishDrift(t, js, "ev-4", "platform", other) // thumb has no open drift now
 	publishDrift(t, js, "ev-5", "tools", d)        // no drift_pr
 
-	cons, err := js.Consumer(ctx, notify.Stream, DefaultDurable)
-	if err != nil {
-		t.Fatal(err)
-	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		info, err := cons.Info(ctx)
+		var info *jetstream.ConsumerInfo
+		cons, err := js.Consumer(ctx, notify.Stream, DefaultDurable) // created by Run, maybe not yet
+		if err == nil {
+			info, err = cons.Info(ctx)
+		}
 		if err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Stream >= 5 {
 			break
 		}
