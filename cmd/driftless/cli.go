@@ -40,6 +40,7 @@ Talking to a running daemon (--server or DRIFTLESS_SERVER, token from DRIFTLESS_
   driftless approve REPO/APP [--plan ID]  show the plan awaiting approval and apply exactly it
   driftless suspend|resume REPO/APP       stop / restart reconciling an app
   driftless events [--follow]             print events as they come
+  driftless drift [REPO[/APP]]            open drift; --pr: propose REPO/APP's drift as a pull request
 
 Every command takes -o json. 'driftless COMMAND -h' shows its flags.
 `

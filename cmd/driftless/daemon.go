@@ -203,6 +203,9 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 	d.api.SetEvents(func(ctx context.Context, since time.Time, follow bool, fn func(notify.Event) error) error {
 		return notify.Follow(ctx, js, notify.FollowOptions{Since: since, Follow: follow}, fn)
 	})
+	if err := d.startDriftPR(ctx, driftPRSetup{JS: js, Appliers: as, Repos: repos, Forge: fg, Red: red}); err != nil {
+		return fail(err)
+	}
 	// Listen before starting anything that acts, so that an address in use
 	// fails the start instead of a daemon running without its API.
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -29,6 +29,7 @@ func cmdRemote(ctx context.Context, cmd string, args []string, stdout, stderr io
 	planID := fs.String("plan", "", "approve: the id of the plan to approve (default: the plan the app shows now)")
 	follow := fs.Bool("follow", false, "events: keep printing new events")
 	since := fs.Duration("since", 0, "events: only events newer than this (e.g. 1h)")
+	pr := fs.Bool("pr", false, "drift: propose the open drift of REPO/APP back as a pull request (an issue for a stack)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -55,6 +56,9 @@ func cmdRemote(ctx context.Context, cmd string, args []string, stdout, stderr io
 	case "drift":
 		if len(pos) > 1 {
 			return usagef("drift takes at most one REPO/APP")
+		}
+		if *pr {
+			return printDriftPR(ctx, c, strings.Join(pos, ""), *out, stdout)
 		}
 		apps, err := c.Apps(ctx)
 		if err != nil {
@@ -83,6 +87,9 @@ func cmdRemote(ctx context.Context, cmd string, args []string, stdout, stderr io
 			return usagef("rollback needs exactly one of --to REV and --previous")
 		}
 		body["to"], body["previous"], body["revert"] = *to, *previous, *revert
+	}
+	if *pr {
+		return usagef("--pr applies to drift only")
 	}
 	if *planID != "" && cmd != "approve" {
 		return usagef("--plan applies to approve only")
