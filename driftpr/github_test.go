@@ -62,11 +62,33 @@ func TestProposeECSOnGitHub(t *testing.T) {
 	if len(prs) != 1 || !strings.Contains(prs[0].Body, Marker("platform", "web", d2.Fingerprint)) || !strings.Contains(prs[0].Body, "`9`") {
 		t.Fatalf("after the drift changed, pull requests = %+v", prs)
 	}
+
+	// The same attribute moves again, to another value: the fingerprint
+	// (what moved) is the same, the proposal is not.
+	if _, err := f.ecs.UpdateService(f.ctx, &ecs.UpdateServiceInput{Cluster: aws.String("main"), Service: aws.String("web"),
+		DesiredCount: aws.Int32(4)}); err != nil {
+		t.Fatal(err)
+	}
+	d3 := f.drift("web")
+	if d3.Fingerprint != d2.Fingerprint {
+		t.Fatalf("fingerprint moved with the value: %s → %s", d2.Fingerprint, d3.Fingerprint)
+	}
+	res, err = p.Propose(f.ctx, f.repo, d3)
+	if err != nil || res.Action != OpenedPullRequest || !res.Pushed {
+		t.Fatalf("proposal of new values = %+v, %v", res, err)
+	}
+	prs = gh.PullRequests("acme/platform")
+	if len(prs) != 1 || !strings.Contains(prs[0].Body, "| `1` | `4` |") {
+		t.Fatalf("after the value changed, pull requests = %+v", prs)
+	}
+	if again, err := p.Propose(f.ctx, f.repo, d3); err != nil || again.Action != Unchanged {
+		t.Errorf("the same values again = %+v, %v", again, err)
+	}
 	if n := gh.Count("POST", "/pulls"); n != 1 {
 		t.Errorf("pull requests created = %d, want 1", n)
 	}
-	if n := gh.Count("PATCH", "/pulls/1"); n != 1 {
-		t.Errorf("pull request edits = %d, want 1", n)
+	if n := gh.Count("PATCH", "/pulls/1"); n != 2 {
+		t.Errorf("pull request edits = %d, want 2", n)
 	}
 	for _, r := range gh.Requests() {
 		b, _ := json.Marshal(r.Body)

@@ -2,14 +2,18 @@ package driftpr
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/driftless/driftless/appliers"
 	"github.com/driftless/driftless/forge"
@@ -60,13 +64,38 @@ type Drift struct {
 	Fingerprint string
 	Items       []appliers.DriftItem
 	FirstSeen   time.Time
+	// Values is a hash of the live values read for the drift (empty
+	// before they are read, and for a stack): the same attributes moving
+	// again to other values keep the fingerprint but change the proposal.
+	Values string
 }
 
 // key identifies one drift: its fingerprint names what moved; the time it
 // was first seen tells it from the same attributes drifting again after
 // the first drift resolved.
 func (d Drift) key() string {
-	return d.Fingerprint + " " + d.FirstSeen.UTC().Format(time.RFC3339)
+	k := d.Fingerprint + " " + d.FirstSeen.UTC().Format(time.RFC3339)
+	if d.Values != "" {
+		k += " " + d.Values
+	}
+	return k
+}
+
+// valuesHash is a short hash of live values, by path.
+func valuesHash(live []appliers.LiveValue) string {
+	lines := make([]string, 0, len(live))
+	for _, lv := range live {
+		v := "null"
+		if !lv.Value.IsNull() && lv.Value.IsWhollyKnown() {
+			if b, err := ctyjson.Marshal(lv.Value, lv.Value.Type()); err == nil {
+				v = string(b)
+			}
+		}
+		lines = append(lines, lv.Path+"="+v)
+	}
+	sort.Strings(lines)
+	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	return hex.EncodeToString(sum[:6])
 }
 
 // What Propose did.
@@ -139,12 +168,13 @@ func (e *scrubbed) Unwrap() error { return e.err }
 
 func (p *Proposer) propose(ctx context.Context, r Repo, d Drift) (*Result, error) {
 	log := p.opt.Log.With("repo", r.Name, "app", d.App, "fingerprint", d.Fingerprint)
+	done := ""
 	if p.opt.Ledger != nil {
-		done, err := p.opt.Ledger.Proposed(ctx, r.Name, d.App)
-		if err != nil {
+		var err error
+		if done, err = p.opt.Ledger.Proposed(ctx, r.Name, d.App); err != nil {
 			return nil, fmt.Errorf("reading the drift ledger: %w", err)
 		}
-		if done == d.key() {
+		if done == d.key() { // a stack's drift, proposed already
 			return &Result{Action: Unchanged, Branch: BranchFor(d.App)}, nil
 		}
 	}
@@ -177,6 +207,10 @@ func (p *Proposer) propose(ctx context.Context, r Repo, d Drift) (*Result, error
 		Log: log, Observer: appliers.NopObserver{}}, paths)
 	if err != nil {
 		return nil, fmt.Errorf("reading live values: %w", err)
+	}
+	pg.Drift.Values = valuesHash(live)
+	if done != "" && done == pg.Drift.key() { // these live values were proposed already
+		return &Result{Action: Unchanged, Branch: BranchFor(d.App)}, nil
 	}
 	return p.pullRequest(ctx, r, pg, live, log)
 }
