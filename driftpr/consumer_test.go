@@ -96,8 +96,8 @@ func TestConsumer(t *testing.T) {
 	if n := f.git("rev-list", "--count", "main..driftless/drift/web"); n != "1" {
 		t.Errorf("%s commits on the branch, want 1", n)
 	}
-	if got, _ := ledger.Proposed(ctx, "platform", "web"); got != d.key() || !strings.HasPrefix(got, d.Fingerprint+" ") {
-		t.Errorf("ledger = %q, want %q", got, d.key())
+	if got, _ := ledger.Proposed(ctx, "platform", "web"); !strings.HasPrefix(got, d.key()+" ") || len(got) != len(d.key())+13 {
+		t.Errorf("ledger = %q, want %q and the live values' hash", got, d.key())
 	}
 	if pr, _ := f.forge.PR("driftless/drift/web"); !strings.Contains(pr.Body, `"nginx:1.30"`) {
 		t.Errorf("body:\n%s", pr.Body)
