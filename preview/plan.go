@@ -2,6 +2,8 @@ package preview
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -90,7 +92,7 @@ func (p *Planner) preview(ctx context.Context, in Input, res *Result) error {
 		return fmt.Errorf("%w at %s", ErrInvalid, head.Short())
 	}
 	c := &comparison{p: p, in: in, base: base, head: head, d: d, outs: map[string]map[string]appliers.Output{},
-		changed: map[string]bool{}, dir: filepath.Join(p.WorkDir, in.Repo.Name, workName(in))}
+		changed: map[string]bool{}, dir: filepath.Join(p.WorkDir, in.Repo.Name, workName(in)+"-"+token())}
 	defer os.RemoveAll(c.dir)
 	c.loadBase(ctx)
 	var todo []*appResult
@@ -121,6 +123,14 @@ func workName(in Input) string {
 		return "pr-" + strconv.Itoa(in.PR)
 	}
 	return "ref-" + strings.NewReplacer("/", "_", ".", "_").Replace(in.Ref)
+}
+
+// token makes a preview's directory its own (the daemon and a CLI may
+// preview the same ref at once).
+func token() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func (p *Planner) scrub(s string) string {
@@ -178,6 +188,7 @@ func (c *comparison) loadBase(ctx context.Context) {
 func (c *comparison) decide(ctx context.Context, app *manifest.App) (*appResult, error) {
 	ar := &appResult{AppResult: AppResult{App: app.Name, Kind: app.Kind, Changes: []appliers.Change{}}, app: app}
 	outs := map[string]map[string]cty.Value{}
+	var unapplied []string
 	for _, ref := range app.Refs {
 		if c.changed[ref] {
 			ar.After = append(ar.After, ref)
@@ -188,6 +199,12 @@ func (c *comparison) decide(ctx context.Context, app *manifest.App) (*appResult,
 			ar.Error = c.p.scrub(fmt.Sprintf("reading the outputs of %q: %v", ref, err))
 			c.changed[app.Name] = true
 			return ar, nil
+		}
+		if len(o) == 0 {
+			// Never applied (no state): its outputs come with its
+			// first deploy. That alone does not make the app changed.
+			unapplied = append(unapplied, ref)
+			continue
 		}
 		vals, err := manifest.OutputValues(o)
 		if err != nil {
@@ -208,6 +225,7 @@ func (c *comparison) decide(ctx context.Context, app *manifest.App) (*appResult,
 	if !c.changedApp(app, spec, outs) && len(ar.After) == 0 {
 		return nil, nil
 	}
+	ar.After = append(ar.After, unapplied...)
 	c.changed[app.Name] = true
 	return ar, nil
 }
