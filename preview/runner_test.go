@@ -39,7 +39,9 @@ func (s *blockingSource) FetchRef(ctx context.Context, _ string) (*sources.Revis
 	}
 }
 
-func (s *blockingSource) ChangedPaths(context.Context, string, string) ([]string, error) { return nil, nil }
+func (s *blockingSource) ChangedPaths(context.Context, string, string) ([]string, error) {
+	return nil, nil
+}
 
 func TestRunnerCancelsOlderHead(t *testing.T) {
 	src := &blockingSource{started: make(chan int, 4), release: make(chan struct{})}
