@@ -27,7 +27,9 @@ import (
 // fakeForge is an in-memory forge.Forge: comments by pull request, the
 // commit statuses in the order they were set.
 type fakeForge struct {
-	mu       sync.Mutex
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on every status
+
 	comments map[int][]fakeComment
 	statuses []fakeStatus
 	upserts  int
@@ -44,7 +46,9 @@ type fakeStatus struct {
 	forge.CommitStatus
 }
 
-func newFakeForge() *fakeForge { return &fakeForge{comments: map[int][]fakeComment{}} }
+func newFakeForge() *fakeForge {
+	return &fakeForge{comments: map[int][]fakeComment{}, changed: make(chan struct{})}
+}
 
 func (f *fakeForge) UpsertComment(_ context.Context, _ forge.Repo, number int, marker, body string) (int64, error) {
 	f.mu.Lock()
@@ -79,6 +83,8 @@ func (f *fakeForge) SetStatus(_ context.Context, _ forge.Repo, sha string, s for
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.statuses = append(f.statuses, fakeStatus{sha: sha, CommitStatus: s})
+	close(f.changed)
+	f.changed = make(chan struct{})
 	return nil
 }
 
@@ -122,8 +128,8 @@ func (f *fakeForge) states(sha string) []string {
 // waitFinal waits until sha has a final status (not pending) and returns it.
 func (f *fakeForge) waitFinal(t testing.TB, sha string, within time.Duration) fakeStatus {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
+	timeout := time.After(within)
+	for {
 		f.mu.Lock()
 		for _, s := range f.statuses {
 			if s.sha == sha && s.State != forge.StatusPending {
@@ -131,8 +137,14 @@ func (f *fakeForge) waitFinal(t testing.TB, sha string, within time.Duration) fa
 				return s
 			}
 		}
+		ch := f.changed
 		f.mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-ch:
+			continue
+		case <-timeout:
+		}
+		break
 	}
 	t.Fatalf("no final status on %s within %s (statuses %v)", sha, within, f.states(sha))
 	return fakeStatus{}
@@ -218,6 +230,8 @@ func newHarness(t testing.TB, files map[string]string, o harnessOpts) *harness {
 	t.Cleanup(h.runner.Close)
 	return h
 }
+
+func (h *harness) tfBinary() string { return testenv.TerraformBinary(h.t) }
 
 func (h *harness) repo() Repo {
 	return Repo{Name: "infra", Branch: "main", Path: "deploy", Source: h.src}

@@ -2,13 +2,9 @@ package preview
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,10 +38,17 @@ type Repo struct {
 type Planner struct {
 	Loader *manifest.Loader
 	// WorkDir is where previews get their work directories:
-	// WorkDir/<repo>/<pr or ref>/<app>, removed after each plan.
+	// WorkDir/<repo>/<app>/<n>, each held by one plan at a time and
+	// wiped before and after it. One Planner per WorkDir.
 	WorkDir  string
 	Redactor *redact.Redactor
 	Log      *slog.Logger
+
+	slots slots
+
+	baseMu  sync.Mutex
+	baseKey string
+	base    *manifest.Desired // the last base loaded (valid), by baseKey
 }
 
 // Input is one preview to make.
@@ -92,8 +95,7 @@ func (p *Planner) preview(ctx context.Context, in Input, res *Result) error {
 		return fmt.Errorf("%w at %s", ErrInvalid, head.Short())
 	}
 	c := &comparison{p: p, in: in, base: base, head: head, d: d, outs: map[string]map[string]appliers.Output{},
-		changed: map[string]bool{}, dir: filepath.Join(p.WorkDir, in.Repo.Name, workName(in)+"-"+token())}
-	defer os.RemoveAll(c.dir)
+		changed: map[string]bool{}}
 	c.loadBase(ctx)
 	var todo []*appResult
 	for _, name := range d.Order {
@@ -117,20 +119,12 @@ func (p *Planner) preview(ctx context.Context, in Input, res *Result) error {
 	return nil
 }
 
-// workName names a preview's directory under the repo's.
-func workName(in Input) string {
+// previewName names a preview in logs.
+func previewName(in Input) string {
 	if in.PR > 0 {
 		return "pr-" + strconv.Itoa(in.PR)
 	}
 	return "ref-" + strings.NewReplacer("/", "_", ".", "_").Replace(in.Ref)
-}
-
-// token makes a preview's directory its own (the daemon and a CLI may
-// preview the same ref at once).
-func token() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 func (p *Planner) scrub(s string) string {
@@ -156,7 +150,6 @@ type comparison struct {
 	d, bd      *manifest.Desired // head, base (nil: invalid or unreadable)
 	paths      []string          // changed between base and head
 	allChanged bool              // paths unknown: every app is changed
-	dir        string
 
 	mu      sync.Mutex
 	outs    map[string]map[string]appliers.Output // outputs of unchanged apps
@@ -170,10 +163,7 @@ type appResult struct {
 }
 
 func (c *comparison) loadBase(ctx context.Context) {
-	bd, diags := c.p.Loader.Load(c.in.Repo.Name, c.base.Tree, c.in.Repo.Path)
-	if !diags.HasErrors() {
-		c.bd = bd
-	}
+	c.bd = c.p.loadBase(c.in.Repo, c.base)
 	paths, err := c.in.Repo.Source.ChangedPaths(ctx, c.base.SHA, c.head.SHA)
 	if err != nil {
 		c.p.log().Warn("cannot tell what changed; previewing every app", "repo", c.in.Repo.Name, "error", c.p.scrub(err.Error()))
@@ -250,6 +240,23 @@ func (c *comparison) changedApp(app *manifest.App, spec appliers.Spec, outs map[
 	return reconciler.InputsTouched(c.paths, spec)
 }
 
+// loadBase loads the manifests at the base (nil when invalid), once per
+// base revision: previews of several pull requests share it.
+func (p *Planner) loadBase(repo Repo, base *sources.Revision) *manifest.Desired {
+	key := repo.Name + "\x00" + repo.Path + "\x00" + base.SHA
+	p.baseMu.Lock()
+	defer p.baseMu.Unlock()
+	if p.baseKey == key {
+		return p.base
+	}
+	bd, diags := p.Loader.Load(repo.Name, base.Tree, repo.Path)
+	if diags.HasErrors() {
+		bd = nil
+	}
+	p.baseKey, p.base = key, bd
+	return bd
+}
+
 // outputsOf reads the outputs of an unchanged app (once per preview).
 func (c *comparison) outputsOf(ctx context.Context, name string) (map[string]appliers.Output, error) {
 	c.mu.Lock()
@@ -281,9 +288,12 @@ func (c *comparison) outputsOf(ctx context.Context, name string) (map[string]app
 	if diags.HasErrors() {
 		return nil, errors.New(strings.Join(manifest.Format(diags), "; "))
 	}
-	wd := filepath.Join(c.dir, "outputs-"+name)
-	defer os.RemoveAll(wd)
-	o, err := pv.PreviewOutputs(ctx, c.request(app, spec, wd))
+	wd, err := c.p.slots.take(c.p.WorkDir, c.in.Repo.Name, name)
+	if err != nil {
+		return nil, fmt.Errorf("preview work dir: %w", err)
+	}
+	defer c.p.slots.give(c.in.Repo.Name, name, wd)
+	o, err = pv.PreviewOutputs(ctx, c.request(app, spec, wd))
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +309,7 @@ func (c *comparison) outputsOf(ctx context.Context, name string) (map[string]app
 func (c *comparison) request(app *manifest.App, spec appliers.Spec, wd string) appliers.PreviewRequest {
 	return appliers.PreviewRequest{WorkDir: wd, Request: appliers.Request{Repo: c.in.Repo.Name, App: app.Name, Revision: c.head.SHA,
 		Spec: spec, Tree: c.head.Tree, Observer: appliers.NopObserver{},
-		Log: c.p.log().With("repo", c.in.Repo.Name, "app", app.Name, "revision", c.head.SHA, "preview", workName(c.in))}}
+		Log: c.p.log().With("repo", c.in.Repo.Name, "app", app.Name, "revision", c.head.SHA, "preview", previewName(c.in))}}
 }
 
 // planAll plans the apps that can be planned, at most cap(sem) at once.
@@ -332,13 +342,14 @@ func (c *comparison) planAll(ctx context.Context, sem chan struct{}, todo []*app
 }
 
 func (c *comparison) plan(ctx context.Context, ar *appResult) {
-	wd := filepath.Join(c.dir, ar.App)
-	defer os.RemoveAll(wd)
+	wd, err := c.p.slots.take(c.p.WorkDir, c.in.Repo.Name, ar.App)
+	if err != nil {
+		ar.Error = c.p.scrub(fmt.Sprintf("preview work dir: %v", err))
+		return
+	}
+	defer c.p.slots.give(c.in.Repo.Name, ar.App, wd)
 	a := c.p.Loader.Applier(ar.Kind)
-	var (
-		pp  *appliers.PreviewPlan
-		err error
-	)
+	var pp *appliers.PreviewPlan
 	if pv, ok := a.(appliers.Previewer); ok {
 		pp, err = pv.PreviewPlan(ctx, c.request(ar.app, ar.spec, wd))
 	} else {

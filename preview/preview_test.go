@@ -1,6 +1,7 @@
 package preview
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -85,9 +86,15 @@ func TestPreviewChangedDependency(t *testing.T) {
 	if h.applied["a"]["id"].Value == nil || string(h.applied["a"]["id"].Value) != `"one"` {
 		t.Errorf("a's output is %s after the preview, want \"one\"", h.applied["a"]["id"].Value)
 	}
-	entries, _ := os.ReadDir(filepath.Join(h.stateDir, "previews", "infra"))
-	if len(entries) != 0 {
-		t.Errorf("preview work dirs left behind: %v", entries)
+	var left []string
+	_ = filepath.WalkDir(filepath.Join(h.stateDir, "previews"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if len(left) != 0 {
+		t.Errorf("preview work dirs left behind: %v", left)
 	}
 }
 

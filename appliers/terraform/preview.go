@@ -2,6 +2,7 @@ package terraform
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -43,21 +44,60 @@ func (a *Applier) openPreview(ctx context.Context, req appliers.PreviewRequest) 
 	if filepath.Clean(req.WorkDir) == filepath.Clean(deployRoot) {
 		return nil, nil, nil, nil, appliers.Stalled(errors.New("terraform preview: the work dir is the deploy's"))
 	}
-	st = &stack{root: filepath.Clean(req.WorkDir)}
+	st = a.previewStack(filepath.Clean(req.WorkDir))
+	st.mu.Lock()
 	st.setDir(filepath.Join(st.root, srcDir, filepath.FromSlash(spec.Path)))
 	if err := a.openStack(st); err != nil {
+		st.mu.Unlock()
 		return nil, nil, nil, nil, err
 	}
-	done = func() { a.park(st) }
+	done = func() { a.park(st); st.mu.Unlock() }
 	if err := copyLocalState(deployRoot, st.root, spec.Path); err != nil {
 		done()
 		return nil, nil, nil, nil, fmt.Errorf("terraform preview: copying the stack's local state: %w", err)
 	}
+	skipNoopInit(deployRoot, st.root)
 	if tf, err = a.prepare(ctx, st, req.Request, spec, a.logger(req.Request)); err != nil {
 		done()
 		return nil, nil, nil, nil, err
 	}
 	return st, spec, tf, done, nil
+}
+
+// previewStack returns the stack of a preview work dir. Preview stacks
+// are kept (keyed by their own directory, never a deploy's) so that their
+// Terraform handle, and the version check terraform-exec caches in it,
+// survive the directory being wiped between previews.
+func (a *Applier) previewStack(root string) *stack {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st, ok := a.stacks[root]
+	if !ok {
+		st = &stack{root: root}
+		a.stacks[root] = st
+	}
+	return st
+}
+
+// skipNoopInit copies the deploy's init record into a fresh preview work
+// dir when that init left no .terraform behind (no providers to install,
+// no modules, the local backend): prepare then skips init while the init
+// fingerprint is the same, and runs it when the pull request changed
+// providers, modules or the backend. Terraform asking for init anyway is
+// handled by runPlan.
+func skipNoopInit(deployRoot, previewRoot string) {
+	b, err := os.ReadFile(filepath.Join(deployRoot, initFile))
+	if err != nil {
+		return
+	}
+	var rec initRecord
+	if json.Unmarshal(b, &rec) != nil || rec.DataDir || rec.Fingerprint == "" {
+		return
+	}
+	if _, err := os.Stat(filepath.Join(previewRoot, initFile)); err == nil {
+		return
+	}
+	_ = writeInIfChanged(previewRoot, initFile, b, privateFile)
 }
 
 // PreviewPlan plans the request in req.WorkDir with -lock=false: it waits

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -17,9 +18,10 @@ import (
 	"github.com/driftless/driftless/sources"
 )
 
-// previewsDir is where previews get their Terraform work dirs, beside the
-// deploys' (STATE_DIR/terraform): they share the plugin cache only.
-func previewsDir(cfg *config.Config) string { return filepath.Join(cfg.StateDir, "previews") }
+// previewsDir is where the daemon's previews get their Terraform work
+// dirs, beside the deploys' (STATE_DIR/terraform): they share the plugin
+// cache only. A `plan --ref` gets a directory of its own beside it.
+func previewsDir(cfg *config.Config) string { return filepath.Join(cfg.StateDir, "previews", "daemon") }
 
 // previewDeps is what startPreviews needs from the daemon.
 type previewDeps struct {
@@ -136,7 +138,20 @@ func planRef(ctx context.Context, a planRefArgs) error {
 	if rc.PullRequests != nil && rc.PullRequests.MaxParallel > 0 {
 		n = rc.PullRequests.MaxParallel
 	}
-	p := &preview.Planner{Loader: a.loader, WorkDir: previewsDir(a.cfg), Redactor: a.red, Log: a.log}
+	work, err := os.MkdirTemp(filepath.Dir(previewsDir(a.cfg)), "cli-")
+	if err != nil {
+		if err = os.MkdirAll(filepath.Dir(previewsDir(a.cfg)), 0o711); err == nil {
+			work, err = os.MkdirTemp(filepath.Dir(previewsDir(a.cfg)), "cli-")
+		}
+		if err != nil {
+			return fmt.Errorf("preview work dir: %w", err)
+		}
+	}
+	defer os.RemoveAll(work)
+	if err := os.Chmod(work, 0o711); err != nil {
+		return fmt.Errorf("preview work dir: %w", err)
+	}
+	p := &preview.Planner{Loader: a.loader, WorkDir: work, Redactor: a.red, Log: a.log}
 	res, perr := p.Preview(ctx, preview.Input{Repo: preview.Repo{Name: rc.Name, Branch: branchOf(*rc), Path: rc.Path, Source: src},
 		Ref: a.ref, Sem: make(chan struct{}, n)})
 	if perr != nil && res.Revision == "" && len(res.Diagnostics) == 0 {
