@@ -15,6 +15,7 @@ import (
 	"github.com/driftless/driftless/internal/redact"
 	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/preview"
+	"github.com/driftless/driftless/reconciler"
 	"github.com/driftless/driftless/sources"
 )
 
@@ -26,7 +27,7 @@ func previewsDir(cfg *config.Config) string { return filepath.Join(cfg.StateDir,
 // previewDeps is what startPreviews needs from the daemon.
 type previewDeps struct {
 	Config  *config.Config
-	Sources map[string]*sources.Repo // by repo name
+	Repos   []reconciler.Repo // the daemon's; their Source must be a preview.Source (*sources.Repo is)
 	Loader  *manifest.Loader
 	Forge   forge.Forge
 	Events  preview.Emitter
@@ -39,14 +40,20 @@ type previewDeps struct {
 // The daemon runs it (Run) for its lifetime and hands it the pull_request
 // webhooks (Handle).
 func startPreviews(_ context.Context, d previewDeps) (*preview.Runner, error) {
+	srcs := map[string]preview.Source{}
+	for _, r := range d.Repos {
+		if s, ok := r.Source.(preview.Source); ok {
+			srcs[r.Name] = s
+		}
+	}
 	var repos []preview.RepoOptions
 	for _, rc := range d.Config.Repos {
 		if rc.PullRequests == nil || !rc.PullRequests.Enabled {
 			continue
 		}
-		src, ok := d.Sources[rc.Name]
+		src, ok := srcs[rc.Name]
 		if !ok {
-			return nil, fmt.Errorf("previews: repo %q has no source", rc.Name)
+			return nil, fmt.Errorf("previews: repo %q has no source that can fetch pull requests", rc.Name)
 		}
 		apiURL := ""
 		if d.Config.GitHub != nil {
@@ -67,6 +74,11 @@ func startPreviews(_ context.Context, d previewDeps) (*preview.Runner, error) {
 	}
 	if d.Forge == nil {
 		return nil, fmt.Errorf("previews: pull_requests need the github block's client")
+	}
+	// Work dirs a previous run left (a crash) go: the daemon's previews
+	// are its own.
+	if err := os.RemoveAll(previewsDir(d.Config)); err != nil {
+		return nil, fmt.Errorf("previews: %w", err)
 	}
 	log := d.Log.With("component", "previews")
 	return preview.New(preview.Options{Forge: d.Forge, Events: d.Events, Repos: repos, Log: log,
