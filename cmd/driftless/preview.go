@@ -26,13 +26,13 @@ func previewsDir(cfg *config.Config) string { return filepath.Join(cfg.StateDir,
 
 // previewDeps is what startPreviews needs from the daemon.
 type previewDeps struct {
-	Config  *config.Config
-	Repos   []reconciler.Repo // the daemon's; their Source must be a preview.Source (*sources.Repo is)
-	Loader  *manifest.Loader
-	Forge   forge.Forge
-	Events  preview.Emitter
-	Red     *redact.Redactor
-	Log     *slog.Logger
+	Config *config.Config
+	Repos  []reconciler.Repo // the daemon's; their Source must be a preview.Source (*sources.Repo is)
+	Loader *manifest.Loader
+	Forge  forge.Forge
+	Events preview.Emitter
+	Red    *redact.Redactor
+	Log    *slog.Logger
 }
 
 // startPreviews builds the pull request preview runner for the repos with
