@@ -24,6 +24,7 @@ type Source interface {
 	Revision(ctx context.Context, rev string) (*sources.Revision, error)
 	FetchRef(ctx context.Context, ref string) (*sources.Revision, error)
 	ChangedPaths(ctx context.Context, from, to string) ([]string, error)
+	MergeBase(ctx context.Context, a, b string) (string, error)
 }
 
 // Repo is a watched repository as a preview sees it.
@@ -67,7 +68,7 @@ var ErrInvalid = errors.New("the manifests are invalid")
 // Preview makes the preview of in.Ref against the tracked branch. The
 // Result is never nil: on error it says how far the preview got.
 func (p *Planner) Preview(ctx context.Context, in Input) (*Result, error) {
-	res := &Result{Repo: in.Repo.Name, PR: in.PR, Ref: in.Ref, Apps: []AppResult{}, Unchanged: []string{}}
+	res := &Result{Repo: in.Repo.Name, Branch: in.Repo.Branch, PR: in.PR, Ref: in.Ref, Apps: []AppResult{}, Unchanged: []string{}}
 	err := p.preview(ctx, in, res)
 	if err != nil {
 		res.Error = p.scrub(err.Error())
@@ -86,6 +87,14 @@ func (p *Planner) preview(ctx context.Context, in Input, res *Result) error {
 		return err
 	}
 	res.Revision = head.SHA
+	// What the pull request changes is counted from where it left the
+	// branch: commits that landed on the branch since are not its own.
+	cmp := base
+	if mb, err := in.Repo.Source.MergeBase(ctx, base.SHA, head.SHA); err == nil && mb != base.SHA {
+		if r, err := in.Repo.Source.Revision(ctx, mb); err == nil {
+			cmp, res.MergeBase = r, mb
+		}
+	}
 	d, diags := p.Loader.Load(in.Repo.Name, head.Tree, in.Repo.Path)
 	if diags.HasErrors() {
 		res.Diagnostics = manifest.Format(diags)
@@ -94,7 +103,7 @@ func (p *Planner) preview(ctx context.Context, in Input, res *Result) error {
 		}
 		return fmt.Errorf("%w at %s", ErrInvalid, head.Short())
 	}
-	c := &comparison{p: p, in: in, base: base, head: head, d: d, outs: map[string]map[string]appliers.Output{},
+	c := &comparison{p: p, in: in, base: cmp, head: head, d: d, outs: map[string]map[string]appliers.Output{},
 		changed: map[string]bool{}}
 	c.loadBase(ctx)
 	var todo []*appResult

@@ -247,3 +247,24 @@ func TestPreviewCommentEditedOnPush(t *testing.T) {
 		t.Errorf("%d upserts, want 2", h.forge.upserts)
 	}
 }
+
+// A pull request whose branch is behind the tracked branch: the apps it
+// changes are counted from where it branched, so a change that landed on
+// the branch since is not taken for the pull request's.
+func TestPreviewBranchBehind(t *testing.T) {
+	h := newHarness(t, twoStacks(), harnessOpts{})
+	h.deploy()
+	sha := h.push(8, map[string]string{"infra/b/main.tf": tfB("b2")})
+	mb := h.g.Git("rev-parse", "main")
+	h.g.Write("infra/a/main.tf", tfA("one")+"\n# a comment landed on main\n")
+	h.g.Commit("main moves on")
+	h.deploy()
+	if st := h.open(8, "opened", sha, false); st.State != forge.StatusSuccess {
+		t.Fatalf("status %+v\n%s", st, h.forge.comment(t, 8))
+	}
+	body := h.forge.comment(t, 8)
+	mustContain(t, body, "#### `b` (stack)", "Unchanged (1): `a`", "left it at `"+mb[:7]+"`")
+	if strings.Contains(body, "#### `a`") {
+		t.Errorf("a, changed on main only, is previewed:\n%s", body)
+	}
+}

@@ -48,6 +48,10 @@ func Render(res *Result) string {
 	} else {
 		fmt.Fprintf(&b, "Merging plans %d app%s against `%s`:\n\n", len(res.Apps), plural(len(res.Apps)), short(res.Base))
 	}
+	if res.MergeBase != "" {
+		fmt.Fprintf(&b, "> `%s` moved on since this branch left it at `%s`: the apps listed are those this branch changes; their plans are of its head. Merge or rebase `%s` for the plan of the merged code.\n\n",
+			code(res.Branch), short(res.MergeBase), code(res.Branch))
+	}
 	budget := maxBody - len(res.Unchanged)*40 - 2000
 	for _, a := range res.Apps {
 		budget -= renderApp(&b, a, budget)

@@ -6,11 +6,15 @@ import (
 
 // Result is one preview: what the pull request's head would deploy.
 type Result struct {
-	Repo     string `json:"repo"`
-	PR       int    `json:"pr,omitempty"`
-	Ref      string `json:"ref"`
-	Base     string `json:"base"`     // the tracked branch's head
-	Revision string `json:"revision"` // the head previewed
+	Repo   string `json:"repo"`
+	PR     int    `json:"pr,omitempty"`
+	Ref    string `json:"ref"`
+	Branch string `json:"branch"` // the tracked branch
+	Base   string `json:"base"`   // its head
+	// MergeBase is where the pull request left the branch, when the
+	// branch moved on since: changes are counted from there.
+	MergeBase string `json:"merge_base,omitempty"`
+	Revision  string `json:"revision"` // the head previewed
 	// Apps are the apps a deploy of the head would plan, in DAG order.
 	Apps []AppResult `json:"apps"`
 	// Unchanged are the other apps, in DAG order.

@@ -93,3 +93,5 @@ func TestRunnerCancelsOlderHead(t *testing.T) {
 		t.Errorf("%d upserts after closed, want 1", f.upserts)
 	}
 }
+
+func (s *blockingSource) MergeBase(context.Context, string, string) (string, error) { return "base", nil }

@@ -66,6 +66,9 @@ func TestFetchRef(t *testing.T) {
 			t.Errorf("FetchRef(%s) = %v %v, want %s", ref, rev, err, want)
 		}
 	}
+	if mb, err := r.MergeBase(ctx, base, head2); err != nil || mb != base {
+		t.Errorf("MergeBase(base, head2) = %s %v, want %s", mb, err, base)
+	}
 	// A SHA not fetched yet is found among the remote's heads.
 	g.Git("checkout", "-q", "-b", "other")
 	other := g.Commit("other")
