@@ -157,25 +157,25 @@ func TestPreviewForkRefused(t *testing.T) {
 
 // Secrets never reach the comment: a sensitive output of an unchanged
 // stack that another stack's plan shows in clear (its variable is not
-// sensitive there), and a secret of the controller's config found in the
-// code.
+// sensitive there), and a secret of the controller's config and a
+// terraform.env value found in the code.
 func TestPreviewSecretMasked(t *testing.T) {
-	const outSecret, cfgSecret = "out-Zq8xK3-very-secret", "cfg-Pw7mN2-also-secret"
+	const outSecret, cfgSecret, envSecret = "out-Zq8xK3-very-secret", "cfg-Pw7mN2-also-secret", "env-Hy4rT6-terraform-env"
 	files := map[string]string{
 		"deploy/stacks.hcl": "stack \"a\" {\n  path = \"infra/a\"\n}\n\nstack \"b\" {\n  path = \"infra/b\"\n  vars = {\n    t = stack.a.outputs.token\n  }\n}\n",
 		"infra/a/main.tf":   "output \"token\" {\n  value     = \"" + outSecret + "\"\n  sensitive = true\n}\n",
 		"infra/b/main.tf":   "variable \"t\" {\n  type = string\n}\n\nresource \"terraform_data\" \"t\" {\n  input = \"v1:${var.t}\"\n}\n",
 	}
-	h := newHarness(t, files, harnessOpts{})
+	h := newHarness(t, files, harnessOpts{env: map[string]string{"VAULT_TOKEN": envSecret}})
 	h.red.Add(cfgSecret) // as the daemon adds its config's secrets
 	h.deploy()
-	sha := h.push(5, map[string]string{"infra/b/main.tf": strings.Replace(files["infra/b/main.tf"], "v1:", "v2:"+cfgSecret+":", 1)})
+	sha := h.push(5, map[string]string{"infra/b/main.tf": strings.Replace(files["infra/b/main.tf"], "v1:", "v2:"+cfgSecret+":"+envSecret+":", 1)})
 	if st := h.open(5, "opened", sha, false); st.State != forge.StatusSuccess {
 		t.Fatalf("status %+v\n%s", st, h.forge.comment(t, 5))
 	}
 	body := h.forge.comment(t, 5)
 	mustContain(t, body, "terraform_data.t", `"v1:`, `"v2:`)
-	for _, s := range []string{outSecret, "Zq8xK3", cfgSecret, "Pw7mN2"} {
+	for _, s := range []string{outSecret, "Zq8xK3", cfgSecret, "Pw7mN2", envSecret, "Hy4rT6"} {
 		if strings.Contains(body, s) {
 			t.Fatalf("secret %q is in the comment:\n%s", s, body)
 		}
