@@ -19,6 +19,10 @@ type slots struct {
 
 // take returns an empty directory path for repo/app, held until give.
 func (s *slots) take(root, repo, app string) (string, error) {
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return "", err
+	}
 	key := repo + "/" + app
 	s.mu.Lock()
 	if s.free == nil {
