@@ -125,6 +125,13 @@ func (p *Planner) preview(ctx context.Context, in Input, res *Result) error {
 	for _, ar := range todo {
 		res.Apps = append(res.Apps, ar.AppResult)
 	}
+	if c.bd != nil {
+		for _, name := range c.bd.Order {
+			if _, ok := d.Apps[name]; !ok {
+				res.Removed = append(res.Removed, name)
+			}
+		}
+	}
 	return nil
 }
 

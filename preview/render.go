@@ -56,12 +56,11 @@ func Render(res *Result) string {
 	for _, a := range res.Apps {
 		budget -= renderApp(&b, a, budget)
 	}
+	if len(res.Removed) > 0 {
+		fmt.Fprintf(&b, "\nNo longer declared (left in place, no longer managed): %s\n", codeList(res.Removed))
+	}
 	if len(res.Unchanged) > 0 {
-		names := make([]string, len(res.Unchanged))
-		for i, n := range res.Unchanged {
-			names[i] = "`" + code(n) + "`"
-		}
-		fmt.Fprintf(&b, "\nUnchanged (%d): %s\n", len(names), strings.Join(names, ", "))
+		fmt.Fprintf(&b, "\nUnchanged (%d): %s\n", len(res.Unchanged), codeList(res.Unchanged))
 	}
 	return b.String()
 }
@@ -76,11 +75,7 @@ func renderApp(b *strings.Builder, a AppResult, budget int) int {
 		fence(b, "text", a.Error)
 		return 0
 	case len(a.After) > 0:
-		after := make([]string, len(a.After))
-		for i, n := range a.After {
-			after[i] = "`" + code(n) + "`"
-		}
-		fmt.Fprintf(b, "%s · planned after %s %s applied\n\n", head, strings.Join(after, ", "), isAre(len(after)))
+		fmt.Fprintf(b, "%s · planned after %s %s applied\n\n", head, codeList(a.After), isAre(len(a.After)))
 		if len(a.Unknown) > 0 {
 			b.WriteString("| input | value |\n|---|---|\n")
 			for _, u := range a.Unknown {
@@ -139,6 +134,15 @@ func fence(b *strings.Builder, lang, s string) {
 	}
 	f := strings.Repeat("`", n)
 	fmt.Fprintf(b, "%s%s\n%s\n%s\n\n", f, lang, strings.TrimRight(s, "\n"), f)
+}
+
+// codeList renders names as code spans, comma-separated.
+func codeList(names []string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = "`" + code(n) + "`"
+	}
+	return strings.Join(out, ", ")
 }
 
 // code makes s safe inside a code span in a table cell.

@@ -16,11 +16,11 @@ func TestRenderAndMerge(t *testing.T) {
 			{App: "b", Kind: "stack", Changed: false, Summary: "no changes"},
 			{App: "c", Kind: "stack", Error: "plan: boom"},
 		},
-		Unchanged: []string{"d", "e"}}
+		Unchanged: []string{"d", "e"}, Removed: []string{"old"}}
 	body := Render(res)
 	mustContain(t, body, forge.CommentMarker+"\n", "at `0123456`", "Merging plans 3 apps against `fedcba9`",
 		"| create | `terraform_data.x[\"a\\|b\"]` |", "````text\nhas ``` fences", "… (cut: the plan is longer)\n````",
-		"#### `b` (stack) · no changes", "#### `c` (stack) · :x: failed", "Unchanged (2): `d`, `e`")
+		"#### `b` (stack) · no changes", "#### `c` (stack) · :x: failed", "Unchanged (2): `d`, `e`", "No longer declared (left in place, no longer managed): `old`")
 	if len(body) > maxBody {
 		t.Errorf("body of %d characters", len(body))
 	}

@@ -19,6 +19,9 @@ type Result struct {
 	Apps []AppResult `json:"apps"`
 	// Unchanged are the other apps, in DAG order.
 	Unchanged []string `json:"unchanged"`
+	// Removed are the apps the pull request stops declaring: a deploy
+	// leaves their resources in place and stops managing them.
+	Removed []string `json:"removed,omitempty"`
 	// Diagnostics say why the manifests at the head are invalid
 	// (file:line:col: message).
 	Diagnostics []string `json:"diagnostics,omitempty"`

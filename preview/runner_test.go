@@ -94,4 +94,6 @@ func TestRunnerCancelsOlderHead(t *testing.T) {
 	}
 }
 
-func (s *blockingSource) MergeBase(context.Context, string, string) (string, error) { return "base", nil }
+func (s *blockingSource) MergeBase(context.Context, string, string) (string, error) {
+	return "base", nil
+}
