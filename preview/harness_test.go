@@ -101,6 +101,12 @@ func (f *fakeForge) OpenIssue(context.Context, forge.Repo, forge.Issue) (forge.R
 	return forge.Ref{}, fmt.Errorf("not used")
 }
 
+func (f *fakeForge) upsertCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.upserts
+}
+
 // comment returns the body of the one comment on pull request n.
 func (f *fakeForge) comment(t testing.TB, n int) string {
 	t.Helper()
@@ -162,6 +168,12 @@ func (e *events) Emit(_ context.Context, category, action string, d notify.Data)
 	e.all = append(e.all, ev)
 	e.mu.Unlock()
 	return ev
+}
+
+func (e *events) list() []notify.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]notify.Event(nil), e.all...)
 }
 
 func (e *events) types() []string {

@@ -180,7 +180,7 @@ func TestPreviewSecretMasked(t *testing.T) {
 			t.Fatalf("secret %q is in the comment:\n%s", s, body)
 		}
 	}
-	for _, ev := range h.events.all {
+	for _, ev := range h.events.list() {
 		if strings.Contains(ev.Data.Summary+ev.Data.Error, outSecret) {
 			t.Errorf("the secret is in event %s", ev.Type)
 		}
@@ -243,8 +243,8 @@ func TestPreviewCommentEditedOnPush(t *testing.T) {
 	if strings.Contains(body, sha1[:7]) {
 		t.Errorf("the comment still shows the first head:\n%s", body)
 	}
-	if h.forge.upserts != 2 {
-		t.Errorf("%d upserts, want 2", h.forge.upserts)
+	if n := h.forge.upsertCount(); n != 2 {
+		t.Errorf("%d upserts, want 2", n)
 	}
 }
 

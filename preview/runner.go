@@ -201,15 +201,17 @@ func (r *Runner) run(ctx context.Context, rr *repoRunner, req Request) {
 	rep.comment(ctx, Render(res))
 	data := notify.Data{Repo: req.Repo, PR: req.Number, Revision: res.Revision, Summary: summary(res),
 		Extra: map[string]string{"changed_apps": strings.Join(res.ChangedApps(), ","), "url": req.URL, "base": res.Base}}
+	// The final status comes last: whoever sees it sees the comment and
+	// the event too.
 	if res.Failed() {
-		rep.status(ctx, forge.StatusFailure, summary(res))
 		data.Error, data.Diagnostics = failure(res), res.Diagnostics
 		r.emit(ctx, notify.ActFailed, data)
+		rep.status(ctx, forge.StatusFailure, summary(res))
 		log.Warn("preview failed", "error", data.Error)
 		return
 	}
-	rep.status(ctx, forge.StatusSuccess, summary(res))
 	r.emit(ctx, notify.ActReady, data)
+	rep.status(ctx, forge.StatusSuccess, summary(res))
 	log.Info("preview posted", "summary", data.Summary)
 }
 

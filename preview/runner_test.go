@@ -74,8 +74,8 @@ func TestRunnerCancelsOlderHead(t *testing.T) {
 		t.Errorf("sha1 statuses %v: want only pending (cancelled)", got)
 	}
 	mustContain(t, f.comment(t, 3), "The preview failed", "no such head")
-	if f.upserts != 1 {
-		t.Errorf("%d upserts, want 1", f.upserts)
+	if n := f.upsertCount(); n != 1 {
+		t.Errorf("%d upserts, want 1", n)
 	}
 
 	// closed cancels a preview in flight: nothing more is posted.
@@ -89,8 +89,8 @@ func TestRunnerCancelsOlderHead(t *testing.T) {
 	if got := f.states("sha3"); len(got) != 1 {
 		t.Errorf("sha3 statuses %v: want only pending", got)
 	}
-	if f.upserts != 1 {
-		t.Errorf("%d upserts after closed, want 1", f.upserts)
+	if n := f.upsertCount(); n != 1 {
+		t.Errorf("%d upserts after closed, want 1", n)
 	}
 }
 
