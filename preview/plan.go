@@ -337,8 +337,12 @@ func (c *comparison) planAll(ctx context.Context, sem chan struct{}, todo []*app
 	for _, ar := range todo {
 		if ar.Error != "" || len(ar.After) > 0 || len(ar.Unknown) > 0 {
 			ar.Changed = ar.Error == ""
-			if ar.Error == "" {
+			switch {
+			case ar.Error != "":
+			case len(ar.After) > 0:
 				ar.Summary = "planned after " + strings.Join(ar.After, ", ") + " is applied"
+			default:
+				ar.Summary = "inputs known only after apply: " + strings.Join(ar.Unknown, ", ")
 			}
 			continue
 		}
