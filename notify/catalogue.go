@@ -15,6 +15,7 @@ const (
 	CatRollback = "rollback"
 	CatDrift    = "drift"
 	CatLock     = "lock"
+	CatPreview  = "preview"
 )
 
 // Actions of events; each category has a subset (see Actions).
@@ -43,6 +44,7 @@ var catalogue = []struct {
 	{CatRollback, []string{ActStarted, ActSucceeded, ActFailed}},
 	{CatDrift, []string{ActDetected, ActResolved}},
 	{CatLock, []string{ActForceUnlocked}},
+	{CatPreview, []string{ActReady, ActFailed}},
 }
 
 // Categories returns every event category, in catalogue order.

@@ -54,7 +54,7 @@ func TestCatalogue(t *testing.T) {
 	if Actions(CatPlan)[0] != ActReady {
 		t.Error("Actions exposes the catalogue for writing")
 	}
-	if n := len(Types()); n != 14 {
-		t.Errorf("%d types, want 14", n)
+	if n := len(Types()); n != 16 {
+		t.Errorf("%d types, want 16", n)
 	}
 }

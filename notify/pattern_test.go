@@ -72,7 +72,7 @@ func TestRoutePatternCheck(t *testing.T) {
 		"deploy.*":            "",
 		"*.awaiting_approval": "",
 		"source.invalid":      "",
-		"deploys.*":           `"deploys.*": unknown event category "deploys" (want one of source, plan, deploy, rollback, drift, lock, or *)`,
+		"deploys.*":           `"deploys.*": unknown event category "deploys" (want one of source, plan, deploy, rollback, drift, lock, preview, or *)`,
 		"deploy.success":      `"deploy.success": unknown deploy action "success" (want one of started, succeeded, failed, or *)`,
 		"*.exploded":          `"*.exploded": no event category has the action "exploded"`,
 		"drift.failed":        `"drift.failed": unknown drift action "failed" (want one of detected, resolved, or *)`,

@@ -11,6 +11,7 @@
 #   driftless  BenchmarkWebhookToDeployStarted                        (issue 5)
 #   driftless  BenchmarkWebhookDuringDriftScans, BenchmarkFailoverKill9 (issue 10)
 #   terraform  BenchmarkStackDeploy vs BenchmarkTerraformByHand
+#   preview    BenchmarkPreviewOneOfHundred vs BenchmarkBareTerraformPlan
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 CGO_ENABLED=0
@@ -40,6 +41,7 @@ run ./appliers/ecs/ '^BenchmarkPlan50Services$' 5x
 run ./cmd/driftless/ '^Benchmark(WebhookToDeployStarted|WebhookDuringDriftScans)$' 1x
 run ./cmd/driftless/ '^BenchmarkFailoverKill9$' 1x
 run ./appliers/terraform/ '^Benchmark(StackDeploy|TerraformByHand)$' 5x
+run ./preview/ '^Benchmark(PreviewOneOfHundred|BareTerraformPlan)$' 10x
 
 echo
 awk '
@@ -107,6 +109,10 @@ END {
 		derived("StackDeploy", "ratio-to-by-hand", v["StackDeploy", "ms/op"] / v["TerraformByHand", "ms/op"], "<= 1.2 (issue 2 ratio)", "<=", 1.2)
 	else
 		row("StackDeploy", "ratio-to-by-hand", "<= 1.2 (issue 2 ratio)", "<=", 1.2)
+	# A pull request touching 1 of 100 stacks: push to comment, against the same plan by hand.
+	row("PreviewOneOfHundred", "ratio-to-bare", "<= 1.2 (bare: init, plan, show)", "<=", 1.2)
+	row("PreviewOneOfHundred", "ms/op", "", "", 0)
+	row("BareTerraformPlan", "ms/op", "baseline", "", 0)
 	printf "\n%d goal(s) not met, %d figure(s) missing\n", unmet, missing
 }' "$OUT"
 

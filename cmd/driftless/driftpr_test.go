@@ -129,16 +129,16 @@ func TestDriftPRRepos(t *testing.T) {
 // fakeForgeForDaemon stands for the GitHub client in wiring tests.
 type fakeForgeForDaemon struct{ forge.Forge }
 
-// recordingForge is a forge.Forge that keeps issues by marker and pull
+// issueForge is a forge.Forge that keeps issues by marker and pull
 // requests by head, counting the calls.
-type recordingForge struct {
+type issueForge struct {
 	forge.Forge
 	mu     sync.Mutex
 	calls  int
 	issues map[string]forge.Issue
 }
 
-func (f *recordingForge) OpenIssue(_ context.Context, _ forge.Repo, is forge.Issue) (forge.Ref, error) {
+func (f *issueForge) OpenIssue(_ context.Context, _ forge.Repo, is forge.Issue) (forge.Ref, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
@@ -147,7 +147,7 @@ func (f *recordingForge) OpenIssue(_ context.Context, _ forge.Repo, is forge.Iss
 	return forge.Ref{Number: 1, URL: "https://github.com/acme/platform/issues/1", Created: !had}, nil
 }
 
-func (f *recordingForge) snapshot() (int, map[string]forge.Issue) {
+func (f *issueForge) snapshot() (int, map[string]forge.Issue) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls, maps.Clone(f.issues)
@@ -198,7 +198,7 @@ func TestDaemonDriftPR(t *testing.T) {
 		{Name: "platform", URL: "https://github.com/acme/platform.git", Branch: "main", Path: "deploy", DriftPR: true}}}
 	d := &daemon{cfg: cfg, log: log, ctrl: ctrl, api: api.New(apiAdapter{ctrl}, nil, config.Secret(testToken), prometheus.NewRegistry(), log),
 		cancel: cancel, errs: make(chan error, 4)}
-	ff := &recordingForge{issues: map[string]forge.Issue{}}
+	ff := &issueForge{issues: map[string]forge.Issue{}}
 	if err := d.startDriftPR(ctx, driftPRSetup{JS: js, Appliers: as, Repos: repos, Forge: ff, Red: redact.New()}); err != nil {
 		t.Fatal(err)
 	}

@@ -25,13 +25,19 @@ import (
 func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("plan", stderr)
 	cfgPath := fs.String("c", "driftless.hcl", "controller config file")
-	out := fs.String("o", "table", "output format: table or json")
+	out := fs.String("o", "table", "output format: table or json (with --ref: markdown too)")
+	ref := fs.String("ref", "", "preview REF (a branch, refs/pull/N/head or a SHA) against the tracked branch, as a pull request comment would")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if err := checkFormat(*out); err != nil {
-		return err
+	if *out == "markdown" && *ref == "" {
+		return usagef("-o markdown needs --ref REF")
+	}
+	if *out != "markdown" {
+		if err := checkFormat(*out); err != nil {
+			return err
+		}
 	}
 	if len(pos) > 1 {
 		return usagef("plan takes at most one REPO/APP (or REPO)")
@@ -55,6 +61,13 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	as, err := buildAppliers(ctx, cfg, red, log)
 	if err != nil {
 		return err
+	}
+	if *ref != "" {
+		if wantApp != "" {
+			return usagef("--ref previews every app a change touches: name a REPO, not a REPO/APP")
+		}
+		return planRef(ctx, planRefArgs{cfg: cfg, cfgPath: *cfgPath, repo: wantRepo, ref: *ref, format: *out,
+			loader: manifest.New(as...), red: red, log: log, stdout: stdout})
 	}
 	var repos []reconciler.Repo
 	for _, rc := range cfg.Repos {

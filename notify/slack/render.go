@@ -70,6 +70,8 @@ var titles = map[string]title{
 	"source.failed":          {":x:", "Source failed"},
 	"source.invalid":         {":no_entry:", "Invalid manifests"},
 	"lock.force_unlocked":    {":unlock:", "Orphaned state lock released"},
+	"preview.ready":          {":mag:", "Plan preview ready"},
+	"preview.failed":         {":x:", "Plan preview failed"},
 }
 
 func titleOf(typ string) title {
