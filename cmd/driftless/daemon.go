@@ -184,7 +184,8 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 	if err != nil {
 		return fail(err)
 	}
-	ctrl, err := reconciler.New(reconciler.Options{Instance: cfg.Instance, Loader: manifest.New(as...), Store: store, Events: pub,
+	loader := manifest.New(as...)
+	ctrl, err := reconciler.New(reconciler.Options{Instance: cfg.Instance, Loader: loader, Store: store, Events: pub,
 		Metrics: m, MaxParallel: cfg.Terraform.MaxParallel, Log: log, Connected: nc.IsConnected, Scrub: red.String, AddSecrets: red.Add,
 		Leases: leases, LeaseTTL: cfg.LeaseTTL, Holder: cfg.Holder(), Broadcast: func(repo string) { _ = nc.Publish(triggerSubject+repo, nil) },
 		Drift: drift.NewTracker(driftStore, cfg.DriftReminder, nil)}, repos)
@@ -199,7 +200,16 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 	}); err != nil {
 		return fail(fmt.Errorf("subscribing to triggers: %w", err))
 	}
-	d.api = api.New(apiAdapter{ctrl}, webhooks{cfg: cfg, ctrl: ctrl, nc: nc}, cfg.APIToken, reg, log.With("component", "api"))
+	hooks := webhooks{cfg: cfg, ctrl: ctrl, nc: nc}
+	pv, err := startPreviews(ctx, previewDeps{Config: cfg, Repos: repos, Loader: loader, Forge: fg, Events: pub, Red: red, Log: log})
+	if err != nil {
+		return fail(err)
+	}
+	if pv != nil {
+		d.goRun("previews", func() error { return pv.Run(ctx) })
+		hooks.prs = func(ev api.PullRequestEvent) bool { return pv.Handle(previewRequest(ev)) }
+	}
+	d.api = api.New(apiAdapter{ctrl}, hooks, cfg.APIToken, reg, log.With("component", "api"))
 	d.api.SetEvents(func(ctx context.Context, since time.Time, follow bool, fn func(notify.Event) error) error {
 		return notify.Follow(ctx, js, notify.FollowOptions{Since: since, Follow: follow}, fn)
 	})

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/driftless/driftless/forge"
+	"github.com/driftless/driftless/internal/api"
 	"github.com/driftless/driftless/internal/config"
 	"github.com/driftless/driftless/internal/redact"
 	"github.com/driftless/driftless/manifest"
@@ -83,6 +84,12 @@ func startPreviews(_ context.Context, d previewDeps) (*preview.Runner, error) {
 	log := d.Log.With("component", "previews")
 	return preview.New(preview.Options{Forge: d.Forge, Events: d.Events, Repos: repos, Log: log,
 		Planner: &preview.Planner{Loader: d.Loader, WorkDir: previewsDir(d.Config), Redactor: d.Red, Log: log}})
+}
+
+// previewRequest is the preview of a pull_request webhook.
+func previewRequest(ev api.PullRequestEvent) preview.Request {
+	return preview.Request{Repo: ev.Repo, Number: ev.Number, Action: ev.Action, HeadSHA: ev.HeadSHA,
+		HeadRef: ev.HeadRef, BaseRef: ev.BaseRef, Fork: ev.Fork, URL: ev.URL}
 }
 
 // localForgeRepo names the forge repository of a local mirror (a path or
