@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,9 +38,12 @@ type pendingPlan struct {
 }
 
 // reconcileApps runs every app of the desired state, each after its
-// dependencies, at most MaxParallel at once.
+// dependencies, at most MaxParallel at once. A pass that ran every app to
+// its end is recorded once for the repository (see settle).
 func (c *Controller) reconcileApps(ctx context.Context, rs *repoState) {
 	rev, d := rs.current()
+	rs.pass = passRecord{rev: rev.SHA, at: c.opt.Now()}
+	c.refreshMarks(ctx, rs)
 	done := make(map[string]chan struct{}, len(d.Apps))
 	results := make(map[string]outcome, len(d.Apps))
 	var mu sync.Mutex
@@ -77,6 +82,50 @@ func (c *Controller) reconcileApps(ctx context.Context, rs *repoState) {
 		}()
 	}
 	wg.Wait()
+	if ctx.Err() == nil {
+		c.settle(ctx, rs, rev, results)
+	}
+	rs.pass.settled = ctx.Err() == nil && !slices.ContainsFunc(slices.Collect(maps.Values(results)), func(o outcome) bool { return o != outcomeReady })
+}
+
+// refreshMarks reads what is remembered of the repository: another
+// replica may have reconciled it since this one last did.
+func (c *Controller) refreshMarks(ctx context.Context, rs *repoState) {
+	m, err := c.opt.Store.Repo(ctx, rs.cfg.Name)
+	if err != nil {
+		c.log.Warn("reading what is remembered of the repository", "repo", rs.cfg.Name, "error", err)
+		rs.marks.Store(nil) // infer nothing from what may be stale
+		return
+	}
+	rs.marks.Store(&m)
+}
+
+// settle records, with one write for the whole repository, that a pass at
+// rev ran every app: the apps it left synced without writing their state
+// (nothing they depend on changed) are synced at rev. It writes nothing
+// when the record is unchanged (a pass on the same revision, same result).
+func (c *Controller) settle(ctx context.Context, rs *repoState, rev *sources.Revision, results map[string]outcome) {
+	cur := rs.marks.Load()
+	if cur == nil {
+		return
+	}
+	last := state.Reconciled{Revision: rev.SHA}
+	for app, out := range results {
+		if out != outcomeReady {
+			last.Unsettled = append(last.Unsettled, app)
+		}
+	}
+	slices.Sort(last.Unsettled)
+	if cur.Last.Revision == last.Revision && len(cur.Last.Since) == 0 && slices.Equal(cur.Last.Unsettled, last.Unsettled) {
+		return
+	}
+	m := *cur
+	m.Last = last
+	if err := c.opt.Store.PutRepo(ctx, m); err != nil {
+		c.log.Warn("remembering the reconciled revision", "repo", rs.cfg.Name, "revision", rev.SHA, "error", err)
+		return
+	}
+	rs.marks.Store(&m)
 }
 
 func (c *Controller) markBlocked(ctx context.Context, rs *repoState, rev *sources.Revision, app *manifest.App, dep string) {

@@ -221,7 +221,7 @@ func (c *Controller) SyncOnce(ctx context.Context, repo string) error {
 		return fmt.Errorf("%w: repo %q", state.ErrNotFound, repo)
 	}
 	rs.mu.Lock()
-	err := c.sync(ctx, rs)
+	err := c.sync(ctx, rs, true)
 	rs.mu.Unlock()
 	if err != nil {
 		return err
@@ -249,12 +249,13 @@ func (c *Controller) Ready() (bool, string) {
 
 func (c *Controller) loop(ctx context.Context, rs *repoState) {
 	failures := 0
+	triggered := true // the first pass runs every app
 	defer func() { c.release(rs.lease) }()
 	for {
 		var err error
 		if c.ownRepo(ctx, rs) {
 			rs.owned.Store(true)
-			err = c.syncSafely(ctx, rs)
+			err = c.syncSafely(ctx, rs, triggered)
 			rs.kickDrift()
 			c.shed(ctx, rs)
 		}
@@ -278,20 +279,23 @@ func (c *Controller) loop(ctx context.Context, rs *repoState) {
 			}
 		}
 		t := time.NewTimer(wait)
+		triggered = false
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-rs.trigger:
 			t.Stop()
+			triggered = true
 		case <-t.C:
 		}
 	}
 }
 
-// syncSafely runs one sync of the repo; a panic in it is logged and
-// announced (source.failed), and the loop goes on.
-func (c *Controller) syncSafely(ctx context.Context, rs *repoState) (err error) {
+// syncSafely runs one sync of the repo (every app when full; see sync); a
+// panic in it is logged and announced (source.failed), and the loop goes
+// on.
+func (c *Controller) syncSafely(ctx context.Context, rs *repoState, full bool) (err error) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	defer func() {
@@ -302,7 +306,7 @@ func (c *Controller) syncSafely(ctx context.Context, rs *repoState) (err error) 
 			err = errors.New(msg)
 		}
 	}()
-	return c.sync(ctx, rs)
+	return c.sync(ctx, rs, full)
 }
 
 // backoff doubles base per failure up to limit.

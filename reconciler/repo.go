@@ -29,6 +29,7 @@ type repoState struct {
 	cfg     Repo
 	trigger chan struct{}
 	polled  atomic.Bool
+	marks   atomic.Pointer[state.RepoState] // as last read or written (see state.RepoState.Current)
 
 	mu         sync.Mutex // held while the loop syncs; guards the fields below
 	invalidSHA string     // newest revision rejected (reported once)
@@ -44,6 +45,14 @@ type repoState struct {
 	lease     *heldLease                   // the repo lease, when this replica holds it (loop goroutine only)
 	follower  bool                         // another replica holds the repo lease (logged once)
 	started   time.Time                    // first drift scans are one interval after start
+	pass      passRecord                   // the last reconcile pass (loop goroutine, under mu)
+}
+
+// passRecord is what the last reconcile pass of a repository found.
+type passRecord struct {
+	rev     string    // the head it reconciled
+	at      time.Time // when it started
+	settled bool      // it ran every app, and each ended synced
 }
 
 // current returns the newest valid revision and its desired state (nil,
@@ -53,6 +62,15 @@ func (rs *repoState) current() (*sources.Revision, *manifest.Desired) {
 		return s.rev, s.desired
 	}
 	return nil, nil
+}
+
+// view is st as it stands given what this replica last read or wrote of
+// the repository (state.RepoState.Current).
+func (rs *repoState) view(st state.AppState) state.AppState {
+	if m := rs.marks.Load(); m != nil {
+		return m.Current(st)
+	}
+	return st
 }
 
 func (rs *repoState) setRetry(app string, at time.Time) {
@@ -81,9 +99,15 @@ func (rs *repoState) nextRetry() time.Time {
 	return next
 }
 
+// fullPassEvery bounds how long the apps of an unchanged repository go
+// without a reconcile pass when nothing asked for one (see idle).
+const fullPassEvery = 15 * time.Minute
+
 // sync polls the repository, loads a new revision's desired state and
-// reconciles the apps. It returns the poll error, if any.
-func (c *Controller) sync(ctx context.Context, rs *repoState) error {
+// reconciles the apps: every time when full (a trigger: webhook, API
+// action, self-heal; a one-shot sync), otherwise unless the poll is idle.
+// It returns the poll error, if any.
+func (c *Controller) sync(ctx context.Context, rs *repoState, full bool) error {
 	repo := rs.cfg.Name
 	log := c.log.With("repo", repo)
 	start := c.opt.Now()
@@ -125,11 +149,23 @@ func (c *Controller) sync(ctx context.Context, rs *repoState) error {
 			c.load(ctx, rs, rev)
 		}
 	}
-	if _, d := rs.current(); d == nil {
+	cur, d := rs.current()
+	if d == nil || !full && c.idle(rs, cur.SHA) {
 		return nil
 	}
 	c.reconcileApps(ctx, rs)
 	return nil
+}
+
+// idle reports whether a pass at head would find nothing to do: the last
+// pass, recent, was at head and left every app synced, so that no retry
+// is due, no deploy is interrupted and no approval waits. Everything that
+// asks for work on an unchanged revision (API actions, approvals,
+// self-heal) triggers the loop, which makes the pass full. An idle poll
+// costs one ref listing, whatever the number of apps.
+func (c *Controller) idle(rs *repoState, head string) bool {
+	p := rs.pass
+	return p.settled && p.rev == head && c.opt.Now().Sub(p.at) < fullPassEvery
 }
 
 // evalAttempts is how many evaluations of one revision may start without
@@ -176,9 +212,11 @@ func (c *Controller) load(ctx context.Context, rs *repoState, rev *sources.Revis
 		return
 	}
 	marks.Good = rev.SHA
+	marks.Last.Loaded(rev.SHA)
 	if err := c.opt.Store.PutRepo(ctx, marks); err != nil {
 		log.Warn("remembering the revision evaluated", "error", err)
 	}
+	rs.marks.Store(&marks)
 	rs.cur.Store(&snapshot{rev: rev, desired: d})
 	rs.invalidSHA = ""
 	log.Info("new revision", "apps", len(d.Apps), "author", rev.Author, "pr", rev.PR)
