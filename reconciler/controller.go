@@ -31,6 +31,13 @@ type Source interface {
 	IsAncestor(ctx context.Context, a, b string) (bool, error)
 }
 
+// Puller is implemented by sources that can poll a branch that most
+// likely moved in one round trip (sources.Repo.Pull): the controller uses
+// it when triggered (a webhook, an action), Poll on its interval.
+type Puller interface {
+	Pull(ctx context.Context) (*sources.Revision, bool, error)
+}
+
 // Reverter is implemented by sources that can push a revert commit
 // (driftless rollback --revert).
 type Reverter interface {

@@ -46,6 +46,7 @@ type repoState struct {
 	follower  bool                         // another replica holds the repo lease (logged once)
 	started   time.Time                    // first drift scans are one interval after start
 	pass      passRecord                   // the last reconcile pass (loop goroutine, under mu)
+	forgotten bool                         // the states of removed apps were dropped since the lease was taken (under mu)
 }
 
 // passRecord is what the last reconcile pass of a repository found.
@@ -111,7 +112,11 @@ func (c *Controller) sync(ctx context.Context, rs *repoState, full bool) error {
 	repo := rs.cfg.Name
 	log := c.log.With("repo", repo)
 	start := c.opt.Now()
-	rev, changed, err := rs.cfg.Source.Poll(ctx)
+	poll := rs.cfg.Source.Poll
+	if p, ok := rs.cfg.Source.(Puller); ok && full {
+		poll = p.Pull // triggered, most likely by a push: list and fetch in one session
+	}
+	rev, changed, err := poll(ctx)
 	rs.polled.Store(true)
 	if m := c.metrics(); m != nil {
 		m.PollDuration.WithLabelValues(repo).Observe(time.Since(start).Seconds())
@@ -217,13 +222,30 @@ func (c *Controller) load(ctx context.Context, rs *repoState, rev *sources.Revis
 		log.Warn("remembering the revision evaluated", "error", err)
 	}
 	rs.marks.Store(&marks)
+	_, prev := rs.current()
 	rs.cur.Store(&snapshot{rev: rev, desired: d})
 	rs.invalidSHA = ""
 	log.Info("new revision", "apps", len(d.Apps), "author", rev.Author, "pr", rev.PR)
 	data := c.revData(rs, rev, "")
 	data.Key = rs.cfg.Name + "@" + rev.SHA // announced once per revision, restarts included
 	c.opt.Events.Emit(ctx, notify.CatSource, notify.ActUpdated, data)
-	c.forgetRemoved(ctx, rs, d)
+	if !rs.forgotten || removesApps(prev, d) {
+		c.forgetRemoved(ctx, rs, d)
+	}
+}
+
+// removesApps reports whether an app of prev is not declared in d (nil
+// prev: unknown, so yes).
+func removesApps(prev, d *manifest.Desired) bool {
+	if prev == nil {
+		return true
+	}
+	for name := range prev.Apps {
+		if _, ok := d.Apps[name]; !ok {
+			return true
+		}
+	}
+	return false
 }
 
 // restoreLastGood makes the newest valid revision the desired state when
@@ -284,12 +306,16 @@ func (c *Controller) reject(ctx context.Context, rs *repoState, rev *sources.Rev
 // forgetRemoved drops the state of apps no longer declared. Their
 // resources are left in place: removing a block stops managing an app, it
 // never destroys anything.
+// A repository's states are listed once after its lease is taken, and
+// again only when a revision drops an app: in between, the apps with state
+// are the apps declared.
 func (c *Controller) forgetRemoved(ctx context.Context, rs *repoState, d *manifest.Desired) {
 	states, err := c.opt.Store.List(ctx)
 	if err != nil {
 		c.log.Warn("listing app state", "repo", rs.cfg.Name, "error", err)
 		return
 	}
+	rs.forgotten = true
 	for _, st := range states {
 		if st.Repo != rs.cfg.Name {
 			continue
