@@ -252,12 +252,36 @@ func (c *Controller) inputsChanged(ctx context.Context, rs *repoState, from, to 
 	if from == "" {
 		return true
 	}
-	paths, err := rs.cfg.Source.ChangedPaths(ctx, from, to)
+	paths, err := rs.changedPaths(ctx, from, to)
 	if err != nil {
 		c.log.Warn("cannot tell what changed; planning", "repo", rs.cfg.Name, "from", from, "to", to, "error", err)
 		return true
 	}
 	return touches(paths, spec.Inputs())
+}
+
+// changedPaths is Source.ChangedPaths, asked once per pair of revisions
+// while the pair is recent: a pass asks it for every app, nearly always
+// for the same pair (the last revision reconciled and the head).
+func (rs *repoState) changedPaths(ctx context.Context, from, to string) ([]string, error) {
+	key := [2]string{from, to}
+	rs.fmu.Lock()
+	paths, ok := rs.diffs[key]
+	rs.fmu.Unlock()
+	if ok {
+		return paths, nil
+	}
+	paths, err := rs.cfg.Source.ChangedPaths(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	rs.fmu.Lock()
+	if rs.diffs == nil || len(rs.diffs) >= 64 {
+		rs.diffs = map[[2]string][]string{}
+	}
+	rs.diffs[key] = paths
+	rs.fmu.Unlock()
+	return paths, nil
 }
 
 // touches reports whether any path lies at or under any input.

@@ -42,6 +42,7 @@ type repoState struct {
 	driftKick chan struct{}
 	owned     atomic.Bool                  // this replica reconciles the repo (drift lane runs)
 	loaded    map[string]*manifest.Desired // older revisions' desired state (guarded by fmu)
+	diffs     map[[2]string][]string       // changed paths between two revisions, never modified (guarded by fmu)
 	lease     *heldLease                   // the repo lease, when this replica holds it (loop goroutine only)
 	follower  bool                         // another replica holds the repo lease (logged once)
 	started   time.Time                    // first drift scans are one interval after start

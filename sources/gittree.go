@@ -43,9 +43,16 @@ type objStore struct {
 	head string
 }
 
+// maxOpenPacks is how many pack files an objStore keeps open.
+const maxOpenPacks = 8
+
 func newObjStore(dir string) *objStore {
 	return &objStore{
-		s:     filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault()),
+		// Pack files stay open between reads (a few; the least recently
+		// used is closed): a pass over 1,000 apps reads thousands of
+		// objects, each of which would open and close its pack.
+		s: filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRUDefault(),
+			filesystem.Options{MaxOpenDescriptors: maxOpenPacks}),
 		trees: make(map[plumbing.Hash]*object.Tree),
 		diffs: make(map[[2]plumbing.Hash][]string),
 	}
