@@ -314,6 +314,7 @@ func (r *Repo) fetched(transferred bool) (plumbing.Hash, error) {
 		objs := newObjStore(r.cfg.Dir) // sees the new pack
 		r.mu.Lock()
 		objs.head = r.objs.head // "the branch" stays the last Poll's head
+		objs.blobs = r.objs.blobs
 		r.objs = objs
 		r.mu.Unlock()
 	}
