@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,10 +81,18 @@ func (c *Controller) reconcileApps(ctx context.Context, rs *repoState) {
 		}()
 	}
 	wg.Wait()
-	if ctx.Err() == nil {
-		c.settle(ctx, rs, rev, results)
+	if ctx.Err() != nil {
+		return
 	}
-	rs.pass.settled = ctx.Err() == nil && !slices.ContainsFunc(slices.Collect(maps.Values(results)), func(o outcome) bool { return o != outcomeReady })
+	var unsettled []string
+	for app, out := range results {
+		if out != outcomeReady {
+			unsettled = append(unsettled, app)
+		}
+	}
+	slices.Sort(unsettled)
+	c.settle(ctx, rs, state.Reconciled{Revision: rev.SHA, Unsettled: unsettled})
+	rs.pass.settled = len(unsettled) == 0
 }
 
 // refreshMarks reads what is remembered of the repository: another
@@ -100,29 +107,23 @@ func (c *Controller) refreshMarks(ctx context.Context, rs *repoState) {
 	rs.marks.Store(&m)
 }
 
-// settle records, with one write for the whole repository, that a pass at
-// rev ran every app: the apps it left synced without writing their state
-// (nothing they depend on changed) are synced at rev. It writes nothing
-// when the record is unchanged (a pass on the same revision, same result).
-func (c *Controller) settle(ctx context.Context, rs *repoState, rev *sources.Revision, results map[string]outcome) {
+// settle records, with one write for the whole repository, that a pass
+// ran every app: the apps it left synced without writing their state
+// (nothing they depend on changed) are synced at its revision. It writes
+// nothing when the record is unchanged (a pass on the same revision, same
+// result).
+func (c *Controller) settle(ctx context.Context, rs *repoState, last state.Reconciled) {
 	cur := rs.marks.Load()
 	if cur == nil {
 		return
 	}
-	last := state.Reconciled{Revision: rev.SHA}
-	for app, out := range results {
-		if out != outcomeReady {
-			last.Unsettled = append(last.Unsettled, app)
-		}
-	}
-	slices.Sort(last.Unsettled)
 	if cur.Last.Revision == last.Revision && len(cur.Last.Since) == 0 && slices.Equal(cur.Last.Unsettled, last.Unsettled) {
 		return
 	}
 	m := *cur
 	m.Last = last
 	if err := c.opt.Store.PutRepo(ctx, m); err != nil {
-		c.log.Warn("remembering the reconciled revision", "repo", rs.cfg.Name, "revision", rev.SHA, "error", err)
+		c.log.Warn("remembering the reconciled revision", "repo", rs.cfg.Name, "revision", last.Revision, "error", err)
 		return
 	}
 	rs.marks.Store(&m)
