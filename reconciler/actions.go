@@ -33,6 +33,15 @@ func (c *Controller) Apps(ctx context.Context) ([]state.AppState, error) {
 		}
 		return nil, fmt.Errorf("listing apps: %w", err)
 	}
+	marks := map[string]state.RepoState{}
+	for i, st := range states {
+		m, ok := marks[st.Repo]
+		if !ok {
+			m, _ = c.opt.Store.Repo(ctx, st.Repo) // unreadable: the stored state as it is
+			marks[st.Repo] = m
+		}
+		states[i] = m.Current(st)
+	}
 	state.Sort(states)
 	c.mu.Lock()
 	c.lastApps = states
@@ -68,8 +77,10 @@ func (c *Controller) App(ctx context.Context, repo, app string) (state.AppState,
 				}
 			}
 		}
+		return st, err
 	}
-	return st, err
+	m, _ := c.opt.Store.Repo(ctx, repo) // unreadable: the stored state as it is
+	return m.Current(st), nil
 }
 
 // History returns an app's deploys and rollbacks, newest first.

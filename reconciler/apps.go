@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,9 +37,12 @@ type pendingPlan struct {
 }
 
 // reconcileApps runs every app of the desired state, each after its
-// dependencies, at most MaxParallel at once.
+// dependencies, at most MaxParallel at once. A pass that ran every app to
+// its end is recorded once for the repository (see settle).
 func (c *Controller) reconcileApps(ctx context.Context, rs *repoState) {
 	rev, d := rs.current()
+	rs.pass = passRecord{rev: rev.SHA, at: c.opt.Now()}
+	c.refreshMarks(ctx, rs)
 	done := make(map[string]chan struct{}, len(d.Apps))
 	results := make(map[string]outcome, len(d.Apps))
 	var mu sync.Mutex
@@ -77,6 +81,52 @@ func (c *Controller) reconcileApps(ctx context.Context, rs *repoState) {
 		}()
 	}
 	wg.Wait()
+	if ctx.Err() != nil {
+		return
+	}
+	var unsettled []string
+	for app, out := range results {
+		if out != outcomeReady {
+			unsettled = append(unsettled, app)
+		}
+	}
+	slices.Sort(unsettled)
+	c.settle(ctx, rs, state.Reconciled{Revision: rev.SHA, Unsettled: unsettled})
+	rs.pass.settled = len(unsettled) == 0
+}
+
+// refreshMarks reads what is remembered of the repository: another
+// replica may have reconciled it since this one last did.
+func (c *Controller) refreshMarks(ctx context.Context, rs *repoState) {
+	m, err := c.opt.Store.Repo(ctx, rs.cfg.Name)
+	if err != nil {
+		c.log.Warn("reading what is remembered of the repository", "repo", rs.cfg.Name, "error", err)
+		rs.marks.Store(nil) // infer nothing from what may be stale
+		return
+	}
+	rs.marks.Store(&m)
+}
+
+// settle records, with one write for the whole repository, that a pass
+// ran every app: the apps it left synced without writing their state
+// (nothing they depend on changed) are synced at its revision. It writes
+// nothing when the record is unchanged (a pass on the same revision, same
+// result).
+func (c *Controller) settle(ctx context.Context, rs *repoState, last state.Reconciled) {
+	cur := rs.marks.Load()
+	if cur == nil {
+		return
+	}
+	if cur.Last.Revision == last.Revision && len(cur.Last.Since) == 0 && slices.Equal(cur.Last.Unsettled, last.Unsettled) {
+		return
+	}
+	m := *cur
+	m.Last = last
+	if err := c.opt.Store.PutRepo(ctx, m); err != nil {
+		c.log.Warn("remembering the reconciled revision", "repo", rs.cfg.Name, "revision", last.Revision, "error", err)
+		return
+	}
+	rs.marks.Store(&m)
 }
 
 func (c *Controller) markBlocked(ctx context.Context, rs *repoState, rev *sources.Revision, app *manifest.App, dep string) {
@@ -203,12 +253,36 @@ func (c *Controller) inputsChanged(ctx context.Context, rs *repoState, from, to 
 	if from == "" {
 		return true
 	}
-	paths, err := rs.cfg.Source.ChangedPaths(ctx, from, to)
+	paths, err := rs.changedPaths(ctx, from, to)
 	if err != nil {
 		c.log.Warn("cannot tell what changed; planning", "repo", rs.cfg.Name, "from", from, "to", to, "error", err)
 		return true
 	}
 	return touches(paths, spec.Inputs())
+}
+
+// changedPaths is Source.ChangedPaths, asked once per pair of revisions
+// while the pair is recent: a pass asks it for every app, nearly always
+// for the same pair (the last revision reconciled and the head).
+func (rs *repoState) changedPaths(ctx context.Context, from, to string) ([]string, error) {
+	key := [2]string{from, to}
+	rs.fmu.Lock()
+	paths, ok := rs.diffs[key]
+	rs.fmu.Unlock()
+	if ok {
+		return paths, nil
+	}
+	paths, err := rs.cfg.Source.ChangedPaths(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	rs.fmu.Lock()
+	if rs.diffs == nil || len(rs.diffs) >= 64 {
+		rs.diffs = map[[2]string][]string{}
+	}
+	rs.diffs[key] = paths
+	rs.fmu.Unlock()
+	return paths, nil
 }
 
 // touches reports whether any path lies at or under any input.

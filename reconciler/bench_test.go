@@ -154,8 +154,8 @@ func BenchmarkHundredStacks(b *testing.B) {
 	b.ReportMetric(rss, "rss-MB")
 }
 
-// timedSource is the real Git source, timing Poll (list refs, fetch when
-// moved, read the commit).
+// timedSource is the real Git source, timing Poll and Pull (list refs,
+// fetch when moved, read the commit).
 type timedSource struct {
 	*sources.Repo
 	total time.Duration // read after SyncOnce returned only
@@ -165,6 +165,13 @@ func (s *timedSource) Poll(ctx context.Context) (*sources.Revision, bool, error)
 	t0 := time.Now()
 	defer func() { s.total += time.Since(t0) }()
 	return s.Repo.Poll(ctx)
+}
+
+// Pull is timed as Poll is (SyncOnce pulls: list and fetch in one session).
+func (s *timedSource) Pull(ctx context.Context) (*sources.Revision, bool, error) {
+	t0 := time.Now()
+	defer func() { s.total += time.Since(t0) }()
+	return s.Repo.Pull(ctx)
 }
 
 // timedApplier is the real Terraform applier, timing Plan and Apply (which

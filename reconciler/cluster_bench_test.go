@@ -197,6 +197,8 @@ func checkHeads(ctx context.Context, b *testing.B, js jetstream.JetStream, heads
 	}
 	n := 0
 	for _, st := range states {
+		m, _ := store.Repo(ctx, st.Repo)
+		st = m.Current(st) // as the API shows it
 		if st.AppliedRevision == heads[st.Repo] && st.Status == state.StatusSynced {
 			n++
 		} else {

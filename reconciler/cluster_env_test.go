@@ -427,12 +427,14 @@ func (e *clusterEnv) holder(key string) string {
 	return v.Holder
 }
 
-// state reads one app's state from the store (zero when unknown).
+// state reads one app's state from the store (zero when unknown), as the
+// API shows it (state.RepoState.Current).
 func (e *clusterEnv) state(app string) state.AppState {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	st, _ := e.store.Get(ctx, "r", app)
-	return st
+	m, _ := e.store.Repo(ctx, "r")
+	return m.Current(st)
 }
 
 func (e *clusterEnv) history(app string) []state.DeployRecord {

@@ -31,6 +31,13 @@ type Source interface {
 	IsAncestor(ctx context.Context, a, b string) (bool, error)
 }
 
+// Puller is implemented by sources that can poll a branch that most
+// likely moved in one round trip (sources.Repo.Pull): the controller uses
+// it when triggered (a webhook, an action), Poll on its interval.
+type Puller interface {
+	Pull(ctx context.Context) (*sources.Revision, bool, error)
+}
+
 // Reverter is implemented by sources that can push a revert commit
 // (driftless rollback --revert).
 type Reverter interface {
@@ -221,7 +228,7 @@ func (c *Controller) SyncOnce(ctx context.Context, repo string) error {
 		return fmt.Errorf("%w: repo %q", state.ErrNotFound, repo)
 	}
 	rs.mu.Lock()
-	err := c.sync(ctx, rs)
+	err := c.sync(ctx, rs, true)
 	rs.mu.Unlock()
 	if err != nil {
 		return err
@@ -249,12 +256,13 @@ func (c *Controller) Ready() (bool, string) {
 
 func (c *Controller) loop(ctx context.Context, rs *repoState) {
 	failures := 0
+	triggered := true // the first pass runs every app
 	defer func() { c.release(rs.lease) }()
 	for {
 		var err error
 		if c.ownRepo(ctx, rs) {
 			rs.owned.Store(true)
-			err = c.syncSafely(ctx, rs)
+			err = c.syncSafely(ctx, rs, triggered)
 			rs.kickDrift()
 			c.shed(ctx, rs)
 		}
@@ -278,20 +286,23 @@ func (c *Controller) loop(ctx context.Context, rs *repoState) {
 			}
 		}
 		t := time.NewTimer(wait)
+		triggered = false
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-rs.trigger:
 			t.Stop()
+			triggered = true
 		case <-t.C:
 		}
 	}
 }
 
-// syncSafely runs one sync of the repo; a panic in it is logged and
-// announced (source.failed), and the loop goes on.
-func (c *Controller) syncSafely(ctx context.Context, rs *repoState) (err error) {
+// syncSafely runs one sync of the repo (every app when full; see sync); a
+// panic in it is logged and announced (source.failed), and the loop goes
+// on.
+func (c *Controller) syncSafely(ctx context.Context, rs *repoState, full bool) (err error) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	defer func() {
@@ -302,7 +313,7 @@ func (c *Controller) syncSafely(ctx context.Context, rs *repoState) (err error) 
 			err = errors.New(msg)
 		}
 	}()
-	return c.sync(ctx, rs)
+	return c.sync(ctx, rs, full)
 }
 
 // backoff doubles base per failure up to limit.

@@ -127,7 +127,7 @@ func (c *Controller) scanApp(ctx context.Context, rs *repoState, rev *sources.Re
 		return
 	}
 	st, err := c.opt.Store.Get(ctx, repo, app.Name)
-	if err != nil || !driftScannable(st, rev.SHA) {
+	if err != nil || !driftScannable(rs.view(st), rev.SHA) {
 		return
 	}
 	rs.scanned[app.Name] = c.opt.Now()
@@ -167,7 +167,7 @@ func (c *Controller) scanApp(ctx context.Context, rs *repoState, rev *sources.Re
 	now := c.opt.Now().UTC()
 	rec := c.recorderFor(repo, app.Name)
 	_, err = rec.update(ctx, func(s *state.AppState) error {
-		if !driftScannable(*s, rev.SHA) {
+		if !driftScannable(rs.view(*s), rev.SHA) {
 			return errDeployedMeanwhile // the scan saw a state a deploy has replaced
 		}
 		s.DriftScannedAt = now

@@ -300,7 +300,16 @@ func (h *harness) controller() *Controller { return h.controllerWith(h.stack) }
 
 // controllerWith is controller with another applier for stacks.
 func (h *harness) controllerWith(stack appliers.Applier) *Controller {
-	c, err := New(Options{Instance: "test", Loader: manifest.New(stack), Store: h.store, Events: h.ev,
+	return h.controllerOf(stack, h.store)
+}
+
+// controllerWithStore is controller over store (which wraps h.store).
+func (h *harness) controllerWithStore(store state.Store) *Controller {
+	return h.controllerOf(h.stack, store)
+}
+
+func (h *harness) controllerOf(stack appliers.Applier, store state.Store) *Controller {
+	c, err := New(Options{Instance: "test", Loader: manifest.New(stack), Store: store, Events: h.ev,
 		Drift: drift.NewTracker(h.drift, 0, func() time.Time { return h.now }),
 		Now:   func() time.Time { return h.now }, MaxParallel: 2},
 		[]Repo{{Name: "r", Path: "deploy", Interval: time.Minute, Source: h.src}})
@@ -317,9 +326,10 @@ func (h *harness) sync() {
 	}
 }
 
+// state is the app's state as the API shows it.
 func (h *harness) state(app string) state.AppState {
 	h.t.Helper()
-	st, err := h.store.Get(context.Background(), "r", app)
+	st, err := h.c.App(context.Background(), "r", app)
 	if err != nil {
 		h.t.Fatalf("state of %s: %v", app, err)
 	}

@@ -43,7 +43,9 @@ func (c *Controller) recorderFor(repo, app string) *recorder {
 		log: c.log.With("repo", repo, "app", app)}
 }
 
-// load reads the app's state; a missing app reads as a new one.
+// load reads the app's state, as it stands given what is remembered of
+// the repository (state.RepoState.Current); a missing app reads as a new
+// one.
 func (r *recorder) load(ctx context.Context) error {
 	st, err := r.c.opt.Store.Get(ctx, r.repo, r.app)
 	if errors.Is(err, state.ErrNotFound) {
@@ -53,6 +55,9 @@ func (r *recorder) load(ctx context.Context) error {
 		return fmt.Errorf("reading the state of %s/%s: %w", r.repo, r.app, err)
 	}
 	st.Repo, st.App = r.repo, r.app
+	if rs, ok := r.c.repos[r.repo]; ok {
+		st = rs.view(st)
+	}
 	r.adopt(st)
 	return nil
 }

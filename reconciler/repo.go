@@ -29,6 +29,7 @@ type repoState struct {
 	cfg     Repo
 	trigger chan struct{}
 	polled  atomic.Bool
+	marks   atomic.Pointer[state.RepoState] // as last read or written (see state.RepoState.Current)
 
 	mu         sync.Mutex // held while the loop syncs; guards the fields below
 	invalidSHA string     // newest revision rejected (reported once)
@@ -41,9 +42,19 @@ type repoState struct {
 	driftKick chan struct{}
 	owned     atomic.Bool                  // this replica reconciles the repo (drift lane runs)
 	loaded    map[string]*manifest.Desired // older revisions' desired state (guarded by fmu)
+	diffs     map[[2]string][]string       // changed paths between two revisions, never modified (guarded by fmu)
 	lease     *heldLease                   // the repo lease, when this replica holds it (loop goroutine only)
 	follower  bool                         // another replica holds the repo lease (logged once)
 	started   time.Time                    // first drift scans are one interval after start
+	pass      passRecord                   // the last reconcile pass (loop goroutine, under mu)
+	forgotten bool                         // the states of removed apps were dropped since the lease was taken (under mu)
+}
+
+// passRecord is what the last reconcile pass of a repository found.
+type passRecord struct {
+	rev     string    // the head it reconciled
+	at      time.Time // when it started
+	settled bool      // it ran every app, and each ended synced
 }
 
 // current returns the newest valid revision and its desired state (nil,
@@ -53,6 +64,15 @@ func (rs *repoState) current() (*sources.Revision, *manifest.Desired) {
 		return s.rev, s.desired
 	}
 	return nil, nil
+}
+
+// view is st as it stands given what this replica last read or wrote of
+// the repository (state.RepoState.Current).
+func (rs *repoState) view(st state.AppState) state.AppState {
+	if m := rs.marks.Load(); m != nil {
+		return m.Current(st)
+	}
+	return st
 }
 
 func (rs *repoState) setRetry(app string, at time.Time) {
@@ -81,13 +101,23 @@ func (rs *repoState) nextRetry() time.Time {
 	return next
 }
 
+// fullPassEvery bounds how long the apps of an unchanged repository go
+// without a reconcile pass when nothing asked for one (see idle).
+const fullPassEvery = 15 * time.Minute
+
 // sync polls the repository, loads a new revision's desired state and
-// reconciles the apps. It returns the poll error, if any.
-func (c *Controller) sync(ctx context.Context, rs *repoState) error {
+// reconciles the apps: every time when full (a trigger: webhook, API
+// action, self-heal; a one-shot sync), otherwise unless the poll is idle.
+// It returns the poll error, if any.
+func (c *Controller) sync(ctx context.Context, rs *repoState, full bool) error {
 	repo := rs.cfg.Name
 	log := c.log.With("repo", repo)
 	start := c.opt.Now()
-	rev, changed, err := rs.cfg.Source.Poll(ctx)
+	poll := rs.cfg.Source.Poll
+	if p, ok := rs.cfg.Source.(Puller); ok && full {
+		poll = p.Pull // triggered, most likely by a push: list and fetch in one session
+	}
+	rev, changed, err := poll(ctx)
 	rs.polled.Store(true)
 	if m := c.metrics(); m != nil {
 		m.PollDuration.WithLabelValues(repo).Observe(time.Since(start).Seconds())
@@ -125,11 +155,23 @@ func (c *Controller) sync(ctx context.Context, rs *repoState) error {
 			c.load(ctx, rs, rev)
 		}
 	}
-	if _, d := rs.current(); d == nil {
+	cur, d := rs.current()
+	if d == nil || !full && c.idle(rs, cur.SHA) {
 		return nil
 	}
 	c.reconcileApps(ctx, rs)
 	return nil
+}
+
+// idle reports whether a pass at head would find nothing to do: the last
+// pass, recent, was at head and left every app synced, so that no retry
+// is due, no deploy is interrupted and no approval waits. Everything that
+// asks for work on an unchanged revision (API actions, approvals,
+// self-heal) triggers the loop, which makes the pass full. An idle poll
+// costs one ref listing, whatever the number of apps.
+func (c *Controller) idle(rs *repoState, head string) bool {
+	p := rs.pass
+	return p.settled && p.rev == head && c.opt.Now().Sub(p.at) < fullPassEvery
 }
 
 // evalAttempts is how many evaluations of one revision may start without
@@ -176,16 +218,35 @@ func (c *Controller) load(ctx context.Context, rs *repoState, rev *sources.Revis
 		return
 	}
 	marks.Good = rev.SHA
+	marks.Last.Loaded(rev.SHA)
 	if err := c.opt.Store.PutRepo(ctx, marks); err != nil {
 		log.Warn("remembering the revision evaluated", "error", err)
 	}
+	rs.marks.Store(&marks)
+	_, prev := rs.current()
 	rs.cur.Store(&snapshot{rev: rev, desired: d})
 	rs.invalidSHA = ""
 	log.Info("new revision", "apps", len(d.Apps), "author", rev.Author, "pr", rev.PR)
 	data := c.revData(rs, rev, "")
 	data.Key = rs.cfg.Name + "@" + rev.SHA // announced once per revision, restarts included
 	c.opt.Events.Emit(ctx, notify.CatSource, notify.ActUpdated, data)
-	c.forgetRemoved(ctx, rs, d)
+	if !rs.forgotten || removesApps(prev, d) {
+		c.forgetRemoved(ctx, rs, d)
+	}
+}
+
+// removesApps reports whether an app of prev is not declared in d (nil
+// prev: unknown, so yes).
+func removesApps(prev, d *manifest.Desired) bool {
+	if prev == nil {
+		return true
+	}
+	for name := range prev.Apps {
+		if _, ok := d.Apps[name]; !ok {
+			return true
+		}
+	}
+	return false
 }
 
 // restoreLastGood makes the newest valid revision the desired state when
@@ -246,12 +307,16 @@ func (c *Controller) reject(ctx context.Context, rs *repoState, rev *sources.Rev
 // forgetRemoved drops the state of apps no longer declared. Their
 // resources are left in place: removing a block stops managing an app, it
 // never destroys anything.
+// A repository's states are listed once after its lease is taken, and
+// again only when a revision drops an app: in between, the apps with state
+// are the apps declared.
 func (c *Controller) forgetRemoved(ctx context.Context, rs *repoState, d *manifest.Desired) {
 	states, err := c.opt.Store.List(ctx)
 	if err != nil {
 		c.log.Warn("listing app state", "repo", rs.cfg.Name, "error", err)
 		return
 	}
+	rs.forgotten = true
 	for _, st := range states {
 		if st.Repo != rs.cfg.Name {
 			continue

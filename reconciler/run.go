@@ -190,7 +190,7 @@ func (r *appRun) skipUnchanged(ctx context.Context) verdict {
 	if r.c.inputsChanged(ctx, r.rs, st.AppliedRevision, r.rev.SHA, r.spec) {
 		return next
 	}
-	if st.AppliedRevision != r.rev.SHA || st.Status != state.StatusSynced && st.Status != state.StatusDrifted || st.LastError != "" {
+	if !settledAt(st, r.app.Kind) {
 		_ = r.rec.save(ctx, func(s *state.AppState) {
 			s.Kind, s.DesiredRevision, s.AppliedRevision = r.app.Kind, r.head.SHA, r.rev.SHA
 			if s.Status != state.StatusDrifted {
@@ -201,6 +201,16 @@ func (r *appRun) skipUnchanged(ctx context.Context) verdict {
 	}
 	r.rec.count("noop")
 	return ready
+}
+
+// settledAt reports whether st needs no write when nothing the app depends
+// on changed: it is synced (or drifted) with nothing pending. Its revisions
+// are not moved to the new head app by app: the pass records that once for
+// the repository (Controller.settle, state.RepoState.Current).
+func settledAt(st state.AppState, kind string) bool {
+	return (st.Status == state.StatusSynced || st.Status == state.StatusDrifted) && st.Kind == kind &&
+		st.DesiredRevision == st.AppliedRevision && st.LastError == "" && st.InFlight == nil &&
+		!st.Suspended && st.PinnedRevision == ""
 }
 
 // retryGate retries a failure on these very inputs only when its backoff

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,14 +39,64 @@ type objStore struct {
 	// the same pair once per app (commits are immutable, so it never goes
 	// stale).
 	diffs map[[2]plumbing.Hash][]string
+	// blobs is shared with the objStores that replace this one.
+	blobs *blobCache
 	// head is the tracked branch's commit as of the last Poll that used
 	// this store (guarded by Repo.mu, set before the store is published).
 	head string
 }
 
+// maxOpenPacks is how many pack files an objStore keeps open.
+const maxOpenPacks = 8
+
+// Bounds of the blob cache: blobs up to maxCachedBlob bytes are kept, up
+// to maxBlobCache bytes in all (then it starts again empty).
+const (
+	maxCachedBlob = 64 << 10
+	maxBlobCache  = 16 << 20
+)
+
+// blobCache keeps the content of small blobs, which every load of a
+// revision reads again (manifests, stack files) though few changed. Blobs
+// are immutable, so the cache outlives the objStore: the one a fetch opens
+// takes it over.
+type blobCache struct {
+	mu   sync.Mutex
+	m    map[plumbing.Hash][]byte
+	size int
+}
+
+// get returns a copy of blob h's content, if cached.
+func (c *blobCache) get(h plumbing.Hash) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.m[h]
+	return slices.Clone(b), ok
+}
+
+func (c *blobCache) add(h plumbing.Hash, data []byte) {
+	if len(data) > maxCachedBlob {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || c.size+len(data) > maxBlobCache {
+		c.m, c.size = map[plumbing.Hash][]byte{}, 0
+	}
+	if _, ok := c.m[h]; !ok {
+		c.m[h] = slices.Clone(data)
+		c.size += len(data)
+	}
+}
+
 func newObjStore(dir string) *objStore {
 	return &objStore{
-		s:     filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault()),
+		blobs: &blobCache{},
+		// Pack files stay open between reads (a few; the least recently
+		// used is closed): a pass over 1,000 apps reads thousands of
+		// objects, each of which would open and close its pack.
+		s: filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRUDefault(),
+			filesystem.Options{MaxOpenDescriptors: maxOpenPacks}),
 		trees: make(map[plumbing.Hash]*object.Tree),
 		diffs: make(map[[2]plumbing.Hash][]string),
 	}
@@ -140,9 +191,23 @@ func (g *gitTree) list(dir node) ([]dirent, error) {
 }
 
 func (g *gitTree) blob(ref string) ([]byte, error) {
+	h := plumbing.NewHash(ref)
+	if data, ok := g.o.blobs.get(h); ok {
+		return data, nil
+	}
+	data, err := g.readBlob(h)
+	if err != nil {
+		return nil, err
+	}
+	g.o.blobs.add(h, data)
+	return data, nil
+}
+
+func (g *gitTree) readBlob(h plumbing.Hash) ([]byte, error) {
+	ref := h.String()
 	g.o.mu.Lock()
 	defer g.o.mu.Unlock()
-	b, err := object.GetBlob(g.o.s, plumbing.NewHash(ref))
+	b, err := object.GetBlob(g.o.s, h)
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", ref, err)
 	}

@@ -54,9 +54,9 @@ type Config struct {
 
 // Stats counts a Repo's remote traffic since Open.
 type Stats struct {
-	Polls    int64 // Poll calls
-	Lists    int64 // remote ref listings (one round trip each)
-	Fetches  int64 // fetches
+	Polls    int64 // Poll and Pull calls
+	Lists    int64 // remote ref listings (one round trip each; a Pull's is its fetch's)
+	Fetches  int64 // fetches (a Pull is one, whether or not anything moved)
 	Failures int64 // Polls that returned an error
 }
 
@@ -213,7 +213,7 @@ func (r *Repo) Poll(ctx context.Context) (rev *Revision, changed bool, err error
 	r.pollMu.Lock()
 	defer r.pollMu.Unlock()
 	r.polls.Add(1)
-	rev, changed, err = r.poll(ctx)
+	rev, changed, err = r.poll(ctx, r.sync)
 	if err != nil {
 		r.failures.Add(1)
 		return nil, false, fmt.Errorf("sources: poll %s: %w", r.cfg.Name, err)
@@ -221,8 +221,25 @@ func (r *Repo) Poll(ctx context.Context) (rev *Revision, changed bool, err error
 	return rev, changed, nil
 }
 
-func (r *Repo) poll(ctx context.Context) (*Revision, bool, error) {
-	remoteHash, err := r.sync(ctx)
+// Pull is Poll for when the branch most likely moved (a push was just
+// announced): the ref listing and the fetch are one session, one round trip
+// fewer than Poll's listing then fetch. When the branch did not move it
+// costs what Poll does: one ref listing, nothing transferred. Its results
+// and errors are Poll's.
+func (r *Repo) Pull(ctx context.Context) (rev *Revision, changed bool, err error) {
+	r.pollMu.Lock()
+	defer r.pollMu.Unlock()
+	r.polls.Add(1)
+	rev, changed, err = r.poll(ctx, r.pull)
+	if err != nil {
+		r.failures.Add(1)
+		return nil, false, fmt.Errorf("sources: poll %s: %w", r.cfg.Name, err)
+	}
+	return rev, changed, nil
+}
+
+func (r *Repo) poll(ctx context.Context, sync func(context.Context) (plumbing.Hash, error)) (*Revision, bool, error) {
+	remoteHash, err := sync(ctx)
 	if err != nil {
 		return nil, false, err
 	}
@@ -267,14 +284,40 @@ func (r *Repo) sync(ctx context.Context) (plumbing.Hash, error) {
 		}
 		return remoteHash, nil
 	}
-	if err := r.fetch(ctx); err != nil {
+	if _, err := r.fetch(ctx); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	objs := newObjStore(r.cfg.Dir) // sees the new pack
-	r.mu.Lock()
-	objs.head = r.objs.head // "the branch" stays the last Poll's head
-	r.objs = objs
-	r.mu.Unlock()
+	return r.fetched(true)
+}
+
+// pull is sync in one session: a fetch of the branch, which lists the
+// remote's refs and transfers only what is missing. r.pollMu must be held.
+func (r *Repo) pull(ctx context.Context) (plumbing.Hash, error) {
+	r.lists.Add(1) // the fetch's own ref listing
+	transferred, err := r.fetch(ctx)
+	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return plumbing.ZeroHash, fmt.Errorf("%w: %q (the remote repository is empty)", ErrBranchNotFound, r.cfg.Branch)
+	}
+	if errors.Is(err, git.NoMatchingRefSpecError{}) {
+		return plumbing.ZeroHash, fmt.Errorf("%w: %q on %s", ErrBranchNotFound, r.cfg.Branch, r.red.String(r.cfg.URL))
+	}
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return r.fetched(transferred)
+}
+
+// fetched returns the local branch's commit after a fetch; when objects
+// were transferred, readers see the new pack from now on.
+func (r *Repo) fetched(transferred bool) (plumbing.Hash, error) {
+	if transferred {
+		objs := newObjStore(r.cfg.Dir) // sees the new pack
+		r.mu.Lock()
+		objs.head = r.objs.head // "the branch" stays the last Poll's head
+		objs.blobs = r.objs.blobs
+		r.objs = objs
+		r.mu.Unlock()
+	}
 	ref, err := r.w.Reference(r.ref)
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("read local %s after fetch: %w", r.ref, err)
@@ -306,7 +349,10 @@ func (r *Repo) listBranch(ctx context.Context) (plumbing.Hash, error) {
 	return plumbing.ZeroHash, fmt.Errorf("%w: %q on %s", ErrBranchNotFound, r.cfg.Branch, r.red.String(r.cfg.URL))
 }
 
-func (r *Repo) fetch(ctx context.Context) error {
+// fetch fetches the branch (force) and reports whether objects were
+// transferred (false: already up to date). Errors wrap go-git's, which
+// callers decide on with errors.Is.
+func (r *Repo) fetch(ctx context.Context) (transferred bool, err error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, defaultFetchTimeout)
@@ -314,17 +360,20 @@ func (r *Repo) fetch(ctx context.Context) error {
 	}
 	r.fetches.Add(1)
 	spec := config.RefSpec("+" + r.ref.String() + ":" + r.ref.String())
-	err := r.remote.FetchContext(ctx, &git.FetchOptions{
+	err = r.remote.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: "origin",
 		RefSpecs:   []config.RefSpec{spec},
 		Auth:       r.auth,
 		Tags:       git.NoTags,
 		Force:      true,
 	})
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return fmt.Errorf("fetch %s from %s: %w", r.cfg.Branch, r.red.String(r.cfg.URL), r.red.Error(err))
+	if errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("fetch %s from %s: %w", r.cfg.Branch, r.red.String(r.cfg.URL), r.red.Error(err))
+	}
+	return true, nil
 }
 
 // hasCommit reports whether the write store holds commit h.

@@ -67,8 +67,25 @@ func (w webhooks) RepoForPush(cloneURLs []string, ref string) (string, bool) {
 func (w webhooks) Trigger(repo string) {
 	w.ctrl.Trigger(repo)
 	if w.nc != nil {
-		_ = w.nc.Publish(triggerSubject+repo, nil)
+		publishTrigger(w.nc, w.cfg.Holder(), repo)
 	}
+}
+
+// triggerFrom names the replica that published a trigger: it has
+// triggered its own loop already, and ignores its own message (one poll per
+// push, not two).
+const triggerFrom = "Driftless-Holder"
+
+// publishTrigger asks the replica reconciling repo to poll now.
+func publishTrigger(nc *nats.Conn, holder, repo string) {
+	msg := nats.NewMsg(triggerSubject + repo)
+	msg.Header.Set(triggerFrom, holder)
+	_ = nc.PublishMsg(msg)
+}
+
+// ownTrigger reports whether msg was published by this replica (holder).
+func ownTrigger(msg *nats.Msg, holder string) bool {
+	return msg.Header != nil && msg.Header.Get(triggerFrom) == holder
 }
 
 // sameRepoURL compares repository URLs ignoring scheme, credentials, case

@@ -187,7 +187,7 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 	loader := manifest.New(as...)
 	ctrl, err := reconciler.New(reconciler.Options{Instance: cfg.Instance, Loader: loader, Store: store, Events: pub,
 		Metrics: m, MaxParallel: cfg.Terraform.MaxParallel, Log: log, Connected: nc.IsConnected, Scrub: red.String, AddSecrets: red.Add,
-		Leases: leases, LeaseTTL: cfg.LeaseTTL, Holder: cfg.Holder(), Broadcast: func(repo string) { _ = nc.Publish(triggerSubject+repo, nil) },
+		Leases: leases, LeaseTTL: cfg.LeaseTTL, Holder: cfg.Holder(), Broadcast: func(repo string) { publishTrigger(nc, cfg.Holder(), repo) },
 		Drift: drift.NewTracker(driftStore, cfg.DriftReminder, nil)}, repos)
 	if err != nil {
 		return fail(err)
@@ -196,6 +196,9 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 	// Any replica may receive an API action or webhook; the one holding the
 	// repo's lease acts on it.
 	if _, err := nc.Subscribe(triggerSubject+"*", func(msg *nats.Msg) {
+		if ownTrigger(msg, cfg.Holder()) {
+			return // this replica triggered itself already
+		}
 		ctrl.Trigger(strings.TrimPrefix(msg.Subject, triggerSubject))
 	}); err != nil {
 		return fail(fmt.Errorf("subscribing to triggers: %w", err))
