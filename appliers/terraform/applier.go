@@ -79,9 +79,10 @@ type Applier struct {
 	mu     sync.Mutex
 	stacks map[string]*stack
 
-	inits  atomic.Int64
-	runs   atomic.Int64
-	cmdEnv []string // commandEnv(env)
+	inits       atomic.Int64
+	sharedInits atomic.Int64 // inits that took the plugin cache lock shared
+	runs        atomic.Int64
+	cmdEnv      []string // commandEnv(env)
 
 	verMu   sync.Mutex
 	version *version.Version // checkVersion's, once it ran
@@ -421,7 +422,9 @@ func (a *Applier) prepare(ctx context.Context, st *stack, req appliers.Request, 
 
 func (a *Applier) init(ctx context.Context, st *stack, spec *Spec, fp, backendFP string, reconfigure bool, log *slog.Logger) error {
 	start := time.Now()
-	unlock, err := lockPluginCache(ctx, a.cfg.PluginCache)
+	key := lockFileKey(st.tfDir)
+	shared := cachedLockFile(a.cfg.PluginCache, key)
+	unlock, err := lockPluginCache(ctx, a.cfg.PluginCache, shared)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("terraform init: %w", err)
@@ -430,12 +433,17 @@ func (a *Applier) init(ctx context.Context, st *stack, spec *Spec, fp, backendFP
 	}
 	waited := time.Since(start)
 	a.inits.Add(1)
+	if shared {
+		a.sharedInits.Add(1)
+	}
 	err = a.exec(ctx, st, nil, initArgs(reconfigure, spec.BackendConfig)...)
 	unlock()
 	if err != nil {
+		setCachedLockFile(a.cfg.PluginCache, key, false)
 		return classify("init", err, a.red)
 	}
-	log.Info("terraform init done", "reconfigure", reconfigure, "duration_ms", time.Since(start).Milliseconds(), "cache_wait_ms", waited.Milliseconds())
+	setCachedLockFile(a.cfg.PluginCache, lockFileKey(st.tfDir), true)
+	log.Info("terraform init done", "reconfigure", reconfigure, "shared_cache_lock", shared, "duration_ms", time.Since(start).Milliseconds(), "cache_wait_ms", waited.Milliseconds())
 	_, statErr := os.Stat(filepath.Join(st.tfDir, ".terraform"))
 	b, _ := json.Marshal(initRecord{Fingerprint: fp, Backend: backendFP, DataDir: statErr == nil})
 	return writeInIfChanged(st.root, initFile, b, privateFile)
