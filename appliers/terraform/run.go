@@ -125,8 +125,11 @@ func (a *Applier) exec(ctx context.Context, st *stack, stdout io.Writer, args ..
 	cmd.Stdout = stdout
 	a.runs.Add(1)
 	err := cmd.Run()
-	if ctx.Err() != nil {
-		return fmt.Errorf("terraform %s: %w", args[0], errors.Join(ctx.Err(), err))
+	if cerr := ctx.Err(); cerr != nil {
+		if err != nil {
+			return fmt.Errorf("%w (%v)", cerr, err)
+		}
+		return cerr
 	}
 	if err != nil {
 		code := -1
