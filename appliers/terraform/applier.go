@@ -5,15 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-version"
 	"github.com/hashicorp/terraform-exec/tfexec"
 
 	"github.com/driftless/driftless/appliers"
@@ -76,7 +79,14 @@ type Applier struct {
 	mu     sync.Mutex
 	stacks map[string]*stack
 
-	inits atomic.Int64
+	inits       atomic.Int64
+	sharedInits atomic.Int64 // inits that took the plugin cache lock shared
+	runs        atomic.Int64
+	cmdEnv      []string // commandEnv(env)
+
+	verMu   sync.Mutex
+	version *version.Version // checkVersion's, once it ran
+	verErr  error            // the binary is too old
 }
 
 var (
@@ -202,6 +212,7 @@ func New(cfg Config, log *slog.Logger) (*Applier, error) {
 		}
 	}
 	a.env = env
+	a.cmdEnv = commandEnv(env)
 	a.red = cfg.Redactor
 	if a.red == nil {
 		a.red = redact.New()
@@ -215,6 +226,20 @@ func (a *Applier) Kind() string { return "stack" }
 
 // Inits counts the `terraform init` runs since New (for tests and metrics).
 func (a *Applier) Inits() int { return int(a.inits.Load()) }
+
+// Runs counts the Terraform processes started since New (for tests and
+// benchmarks).
+func (a *Applier) Runs() int { return int(a.runs.Load()) }
+
+// runCounter is terraform-exec's logger: it logs one line per Terraform
+// process it starts, which the applier counts.
+type runCounter struct{ n *atomic.Int64 }
+
+func (c runCounter) Printf(format string, _ ...any) {
+	if strings.HasPrefix(format, "[INFO] running Terraform command") {
+		c.n.Add(1)
+	}
+}
 
 // Env returns a copy of the environment Terraform runs with (besides what
 // terraform-exec adds).
@@ -307,6 +332,7 @@ func (a *Applier) terraform(st *stack) (*tfexec.Terraform, error) {
 	if err := tf.SetEnv(a.Env()); err != nil {
 		return nil, fmt.Errorf("terraform environment: %w", err)
 	}
+	tf.SetLogger(runCounter{&a.runs})
 	// terraform-exec keeps stderr for the error too; this copy is logged.
 	tf.SetStderr(a.red.Writer(lineLogger{log: a.log.With("dir", st.tfDir), stream: "stderr"}))
 	if a.cfg.WaitDelay > 0 {
@@ -322,7 +348,8 @@ func (a *Applier) terraform(st *stack) (*tfexec.Terraform, error) {
 type initRecord struct {
 	Fingerprint string `json:"fingerprint"`
 	Backend     string `json:"backend"`
-	DataDir     bool   `json:"data_dir"` // .terraform existed after init
+	DataDir     bool   `json:"data_dir"`          // .terraform existed after init
+	Skipped     bool   `json:"skipped,omitempty"` // init was not needed (initNotNeeded)
 }
 
 // prepare materialises the stack's files, writes the var file, runs init
@@ -358,7 +385,10 @@ func (a *Applier) prepare(ctx context.Context, st *stack, req appliers.Request, 
 	if err != nil {
 		return nil, err
 	}
-	fp, backendFP, err := initFingerprint(req.Tree, spec, a.cliConfig, a.binary)
+	if _, err := a.checkVersion(ctx); err != nil {
+		return nil, err
+	}
+	fp, backendFP, err := a.initFingerprint(req.Tree, spec)
 	if err != nil {
 		return nil, appliers.Stalled(err)
 	}
@@ -371,9 +401,17 @@ func (a *Applier) prepare(ctx context.Context, st *stack, req appliers.Request, 
 	_, statErr := os.Stat(filepath.Join(st.tfDir, ".terraform"))
 	dataDir := statErr == nil
 	if !haveRec || rec.Fingerprint != fp || (rec.DataDir && !dataDir) {
-		reconfigure := dataDir && (!haveRec || rec.Backend != backendFP)
-		if err := a.init(ctx, st, tf, spec, fp, backendFP, reconfigure, log); err != nil {
-			return nil, err
+		if !dataDir && initNotNeeded(req.Tree, spec) {
+			log.Debug("terraform init skipped: built-in provider only, no module, local backend")
+			b, _ := json.Marshal(initRecord{Fingerprint: fp, Backend: backendFP, Skipped: true})
+			if err := writeInIfChanged(st.root, initFile, b, privateFile); err != nil {
+				return nil, err
+			}
+		} else {
+			reconfigure := dataDir && (!haveRec || rec.Backend != backendFP)
+			if err := a.init(ctx, st, spec, fp, backendFP, reconfigure, log); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := a.selectWorkspace(ctx, st, tf, spec.Workspace); err != nil {
@@ -382,13 +420,11 @@ func (a *Applier) prepare(ctx context.Context, st *stack, req appliers.Request, 
 	return tf, nil
 }
 
-func (a *Applier) init(ctx context.Context, st *stack, tf *tfexec.Terraform, spec *Spec, fp, backendFP string, reconfigure bool, log *slog.Logger) error {
-	opts := []tfexec.InitOption{tfexec.Reconfigure(reconfigure)}
-	for _, kv := range BackendConfigArgs(spec.BackendConfig) {
-		opts = append(opts, tfexec.BackendConfig(kv))
-	}
+func (a *Applier) init(ctx context.Context, st *stack, spec *Spec, fp, backendFP string, reconfigure bool, log *slog.Logger) error {
 	start := time.Now()
-	unlock, err := lockPluginCache(ctx, a.cfg.PluginCache)
+	key := lockFileKey(st.tfDir)
+	shared := cachedLockFile(a.cfg.PluginCache, key)
+	unlock, err := lockPluginCache(ctx, a.cfg.PluginCache, shared)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("terraform init: %w", err)
@@ -397,15 +433,32 @@ func (a *Applier) init(ctx context.Context, st *stack, tf *tfexec.Terraform, spe
 	}
 	waited := time.Since(start)
 	a.inits.Add(1)
-	err = tf.Init(ctx, opts...)
+	if shared {
+		a.sharedInits.Add(1)
+	}
+	err = a.exec(ctx, st, nil, initArgs(reconfigure, spec.BackendConfig)...)
 	unlock()
 	if err != nil {
+		setCachedLockFile(a.cfg.PluginCache, key, false)
 		return classify("init", err, a.red)
 	}
-	log.Info("terraform init done", "reconfigure", reconfigure, "duration_ms", time.Since(start).Milliseconds(), "cache_wait_ms", waited.Milliseconds())
+	setCachedLockFile(a.cfg.PluginCache, lockFileKey(st.tfDir), true)
+	log.Info("terraform init done", "reconfigure", reconfigure, "shared_cache_lock", shared, "duration_ms", time.Since(start).Milliseconds(), "cache_wait_ms", waited.Milliseconds())
 	_, statErr := os.Stat(filepath.Join(st.tfDir, ".terraform"))
 	b, _ := json.Marshal(initRecord{Fingerprint: fp, Backend: backendFP, DataDir: statErr == nil})
 	return writeInIfChanged(st.root, initFile, b, privateFile)
+}
+
+// initFingerprint is initFingerprint with the applier's CLI config, binary
+// and version (checkVersion ran).
+func (a *Applier) initFingerprint(tree fs.FS, spec *Spec) (all, backend string, err error) {
+	a.verMu.Lock()
+	v := ""
+	if a.version != nil {
+		v = a.version.String()
+	}
+	a.verMu.Unlock()
+	return initFingerprint(tree, spec, a.cliConfig, a.binary, v)
 }
 
 // BackendConfigArgs renders backend_config as KEY=VALUE arguments of

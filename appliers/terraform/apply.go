@@ -46,15 +46,10 @@ func (a *Applier) Apply(ctx context.Context, req appliers.Request, plan *applier
 	}
 	defer os.Remove(art.File)
 
-	tf, err := a.terraform(st)
-	if err != nil {
-		return nil, err
-	}
 	start := time.Now()
 	stream := &applyStream{obs: obs, red: a.red}
 	a.recordLockOwner(st, req, "apply")
-	err = tf.ApplyJSON(ctx, stream, tfexec.DirOrPlan(art.File), tfexec.LockTimeout(a.lockTimeout()))
-	tf.SetStdout(nil)
+	err = a.applyPlan(ctx, st, stream, art.File)
 	stream.flush()
 	if err != nil {
 		return nil, classify("apply", joinDiagnostics(err, stream.diags), a.red)
@@ -63,6 +58,10 @@ func (a *Applier) Apply(ctx context.Context, req appliers.Request, plan *applier
 
 	outputs := stream.outputs
 	if outputs == nil && (art.HasOutputs || !art.Shown) || stream.needFetch {
+		tf, err := a.terraform(st)
+		if err != nil {
+			return nil, err
+		}
 		if outputs, err = a.readOutputs(ctx, tf); err != nil {
 			return nil, err
 		}

@@ -39,9 +39,12 @@
 // `terraform init` runs only when the init fingerprint changed (the text of
 // the top-level terraform, provider and module blocks of the stack's and its
 // local modules' .tf files, the repository's .terraform.lock.hcl,
-// backend_config, the CLI config and the binary) or .terraform is missing,
-// with -reconfigure when the backend part changed. A plan that still fails
-// because Terraform wants an init gets one init and one retry.
+// backend_config, the CLI config, the binary and its version) or .terraform
+// is missing, with -reconfigure when the backend part changed. A stack that
+// uses only the built-in provider (terraform_data, terraform_remote_state),
+// no module, no lock file and the default local backend needs no init at
+// all (initNotNeeded): init would install and write nothing. A plan that
+// still fails because Terraform wants an init gets one init and one retry.
 //
 // # Environment and CLI config
 //
@@ -116,13 +119,20 @@
 //
 // # Plugin cache
 //
-// `terraform init`s sharing the plugin cache run one at a time (a mutex per
-// cache dir and an flock on a file in it, for several processes on a host):
-// Terraform's cache is not safe for concurrent installs.
+// `terraform init`s that may install into the shared plugin cache run one
+// at a time (a readers–writer semaphore per cache dir and an flock on a
+// file in it, for several processes on a host): Terraform's cache is not
+// safe for concurrent installs. An init whose lock file an earlier init of
+// the process left behind only links cached providers: it takes the lock
+// shared and runs beside the others (see initlock.go).
 //
 // # Cancellation
 //
-// terraform-exec v0.26 sends SIGINT when the context is cancelled and waits
-// up to a WaitDelay before killing, so Terraform can stop its operations and
-// release its state lock; Config.WaitDelay sets that delay.
+// Terraform gets SIGINT when the context is cancelled and up to a
+// WaitDelay before it is killed, so it can stop its operations and release
+// its state lock; Config.WaitDelay sets that delay (default 60 s, as
+// terraform-exec's). init, plan, show and apply run through Applier.exec
+// (run.go) the way terraform-exec runs them, without its `terraform
+// version` check per directory: the applier checks the version once.
+// terraform-exec runs the rarer commands (output, workspace).
 package terraform

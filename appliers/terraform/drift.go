@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/driftless/driftless/appliers"
@@ -38,8 +37,7 @@ func (a *Applier) drift(ctx context.Context, st *stack, req appliers.Request, sp
 	if len(spec.Unknown) > 0 {
 		return nil, appliers.Transient(fmt.Errorf("%w: %v", ErrUnknownInputs, spec.Unknown), time.Minute)
 	}
-	tf, err := a.prepare(ctx, st, req, spec, log)
-	if err != nil {
+	if _, err := a.prepare(ctx, st, req, spec, log); err != nil {
 		return nil, err
 	}
 	// Left over by a process that died mid-check.
@@ -50,18 +48,14 @@ func (a *Applier) drift(ctx context.Context, st *stack, req appliers.Request, sp
 	}
 	planFile := filepath.Join(st.root, "drift-"+randomToken()+".tfplan")
 	defer os.Remove(planFile)
-	opts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.Lock(false)}
-	for _, f := range a.varFileArgs(st, spec) {
-		opts = append(opts, tfexec.VarFile(f))
-	}
 	start := time.Now()
-	changed, err := a.runPlan(ctx, st, tf, req, spec, opts, log)
+	changed, err := a.runPlan(ctx, st, req, spec, planOpts{out: planFile, varFiles: a.varFileArgs(st, spec), noLock: true}, log)
 	if err != nil {
 		return nil, err
 	}
 	var items []appliers.DriftItem
 	if changed {
-		p, err := tf.ShowPlanFile(ctx, planFile)
+		p, err := a.showPlan(ctx, st, planFile)
 		if err != nil {
 			return nil, classify("show", err, a.red)
 		}

@@ -5,6 +5,6 @@ package terraform
 import "os"
 
 // Without flock only the process-wide lock serialises inits.
-func tryFlock(*os.File) (bool, error) { return true, nil }
+func tryFlock(*os.File, bool) (bool, error) { return true, nil }
 
 func unflock(*os.File) {}

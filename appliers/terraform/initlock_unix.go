@@ -8,11 +8,15 @@ import (
 	"syscall"
 )
 
-// tryFlock takes an exclusive flock on f without blocking; false when
-// another open file description holds it.
-func tryFlock(f *os.File) (bool, error) {
+// tryFlock takes an exclusive (or shared) flock on f without blocking;
+// false when another open file description holds it (exclusively).
+func tryFlock(f *os.File, shared bool) (bool, error) {
+	how := syscall.LOCK_EX
+	if shared {
+		how = syscall.LOCK_SH
+	}
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
 		switch {
 		case err == nil:
 			return true, nil

@@ -332,7 +332,8 @@ func TestConcurrentStacks(t *testing.T) {
 	a := newTestApplier(t, nil)
 	files := map[string]string{}
 	for _, s := range []string{"s1", "s2", "s3"} {
-		files["stacks/"+s+"/main.tf"] = benchMain
+		// A backend block: each stack needs its init.
+		files["stacks/"+s+"/main.tf"] = benchMain + "terraform {\n  backend \"local\" {}\n}\n"
 	}
 	repo := newRepo(t, files)
 	errs := make(chan error, 3)

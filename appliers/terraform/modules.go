@@ -118,13 +118,13 @@ func discoverModules(tree fs.FS, dir string) ([]string, hcl.Diagnostics) {
 // initFingerprint hashes what decides whether `terraform init` must run
 // again: the top-level terraform, provider and module blocks of the given
 // module directories (their source text), the repository's lock file, the
-// backend config, the CLI config and the binary. The backend part (terraform
+// backend config, the CLI config, the binary and its version. The backend part (terraform
 // blocks and backend_config) is also hashed on its own: a change there
 // needs -reconfigure.
-func initFingerprint(tree fs.FS, spec *Spec, cliConfig, binary string) (all, backend string, err error) {
+func initFingerprint(tree fs.FS, spec *Spec, cliConfig, binary, version string) (all, backend string, err error) {
 	h := sha256.New()
 	hb := sha256.New()
-	fmt.Fprintf(h, "driftless-init-v1\x00%s\x00%s\x00", binary, cliConfig)
+	fmt.Fprintf(h, "driftless-init-v2\x00%s\x00%s\x00%s\x00", binary, version, cliConfig)
 	dirs := append([]string{spec.Path}, spec.Modules...)
 	for _, dir := range dirs {
 		files, diags := parseModuleDir(tree, dir)

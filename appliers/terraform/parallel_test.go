@@ -3,6 +3,8 @@ package terraform
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -78,5 +80,48 @@ func TestParallelFirstInitsShareThePluginCache(t *testing.T) {
 		if err != nil || aws.ToString(got.Parameter.Value) != name {
 			t.Errorf("parameter %s in moto: %v %v", name, got, err)
 		}
+	}
+
+	// Three more stacks with the lock file the first init left: each init
+	// only links the cached provider, so they take the cache lock shared
+	// and run side by side.
+	root, err := a.WorkDirOf("platform", "par0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err := os.ReadFile(filepath.Join(root, srcDir, "infra", "par0", ".terraform.lock.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = map[string]string{}
+	for i := 3; i < 6; i++ {
+		name := fmt.Sprintf("par%d", i)
+		files["infra/"+name+"/main.tf"] = strings.Replace(parallelStack, "/driftless/test/param", "/driftless/parallel/"+name, 1)
+		files["infra/"+name+"/.terraform.lock.hcl"] = string(lock)
+	}
+	repo = newRepo(t, files)
+	start = time.Now()
+	errs = make([]error, 3)
+	for i := range errs {
+		name := fmt.Sprintf("par%d", i+3)
+		spec := decodeStack(t, a, repo.Tree(), `stack "`+name+`" {
+  path = "infra/`+name+`"
+  vars = { endpoint = "`+moto.Endpoint+`", value = "`+name+`" }
+}`, nil)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = a.Plan(ctx, request(name, "r1", spec, repo.Tree()))
+		}()
+	}
+	wg.Wait()
+	t.Logf("3 parallel first plans with a cached lock file: %s", time.Since(start).Round(time.Millisecond))
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("plan of par%d: %v", i+3, err)
+		}
+	}
+	if n := a.sharedInits.Load(); n != 3 {
+		t.Errorf("%d inits took the plugin cache lock shared, want 3", n)
 	}
 }

@@ -13,8 +13,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/hashicorp/terraform-exec/tfexec"
-
 	"github.com/driftless/driftless/appliers"
 )
 
@@ -68,19 +66,15 @@ func (a *Applier) planLocked(ctx context.Context, st *stack, req appliers.Reques
 	if len(spec.Unknown) > 0 {
 		return nil, appliers.Transient(fmt.Errorf("%w: %v", ErrUnknownInputs, spec.Unknown), time.Minute)
 	}
-	tf, err := a.prepare(ctx, st, req, spec, log)
+	_, err := a.prepare(ctx, st, req, spec, log)
 	if err != nil {
 		return nil, err
 	}
 	prunePlans(st.root, 4)
 	planFile := filepath.Join(st.root, "plan-"+randomToken()+".tfplan")
-	opts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.LockTimeout(a.lockTimeout())}
-	for _, f := range a.varFileArgs(st, spec) {
-		opts = append(opts, tfexec.VarFile(f))
-	}
 	start := time.Now()
 	a.recordLockOwner(st, req, "plan")
-	changed, err := a.runPlan(ctx, st, tf, req, spec, opts, log)
+	changed, err := a.runPlan(ctx, st, req, spec, planOpts{out: planFile, varFiles: a.varFileArgs(st, spec)}, log)
 	if err != nil {
 		os.Remove(planFile)
 		return nil, err
@@ -93,7 +87,7 @@ func (a *Applier) planLocked(ctx context.Context, st *stack, req appliers.Reques
 	plan := &appliers.Plan{Changed: changed, Summary: "no changes"}
 	art := &artifact{File: planFile}
 	if changed {
-		p, err := tf.ShowPlanFile(ctx, planFile)
+		p, err := a.showPlan(ctx, st, planFile)
 		if err != nil {
 			os.Remove(planFile)
 			return nil, classify("show", err, a.red)
@@ -114,23 +108,27 @@ func (a *Applier) planLocked(ctx context.Context, st *stack, req appliers.Reques
 	return plan, nil
 }
 
-// runPlan runs `terraform plan` with opts; when Terraform asks for init, it
+// runPlan runs `terraform plan` with o; when Terraform asks for init, it
 // runs init once and plans again (st.mu held). The error is classified.
-func (a *Applier) runPlan(ctx context.Context, st *stack, tf *tfexec.Terraform, req appliers.Request, spec *Spec, opts []tfexec.PlanOption, log *slog.Logger) (bool, error) {
-	changed, err := tf.Plan(ctx, opts...)
+func (a *Applier) runPlan(ctx context.Context, st *stack, req appliers.Request, spec *Spec, o planOpts, log *slog.Logger) (bool, error) {
+	changed, err := a.plan(ctx, st, o)
 	if err != nil && needsInit(err) && ctx.Err() == nil {
 		log.Info("terraform asks for init; running it and planning again")
-		fp, backendFP, ferr := initFingerprint(req.Tree, spec, a.cliConfig, a.binary)
+		fp, backendFP, ferr := a.initFingerprint(req.Tree, spec)
 		if ferr != nil {
 			return false, appliers.Stalled(ferr)
 		}
-		if ierr := a.init(ctx, st, tf, spec, fp, backendFP, true, log); ierr != nil {
+		if ierr := a.init(ctx, st, spec, fp, backendFP, true, log); ierr != nil {
 			return false, ierr
+		}
+		tf, terr := a.terraform(st)
+		if terr != nil {
+			return false, terr
 		}
 		if werr := a.selectWorkspace(ctx, st, tf, spec.Workspace); werr != nil {
 			return false, werr
 		}
-		changed, err = tf.Plan(ctx, opts...)
+		changed, err = a.plan(ctx, st, o)
 	}
 	if err != nil {
 		return false, classify("plan", err, a.red)

@@ -111,29 +111,22 @@ func (a *Applier) PreviewPlan(ctx context.Context, req appliers.PreviewRequest) 
 	if len(spec.Unknown) > 0 {
 		return nil, appliers.Stalled(fmt.Errorf("%w: %v", ErrUnknownInputs, spec.Unknown))
 	}
-	st, spec, tf, done, err := a.openPreview(ctx, req)
+	st, spec, _, done, err := a.openPreview(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
 	log := a.logger(req.Request)
 	planFile := filepath.Join(st.root, previewPlanFile)
-	opts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.Lock(false)}
-	for _, f := range a.varFileArgs(st, spec) {
-		opts = append(opts, tfexec.VarFile(f))
-	}
 	var out strings.Builder
-	tf.SetStdout(&out)
-	defer tf.SetStdout(nil)
 	start := time.Now()
-	changed, err := a.runPlan(ctx, st, tf, req.Request, spec, opts, log)
+	changed, err := a.runPlan(ctx, st, req.Request, spec, planOpts{out: planFile, varFiles: a.varFileArgs(st, spec), noLock: true, stdout: &out}, log)
 	if err != nil {
 		return nil, err
 	}
 	p := &appliers.PreviewPlan{Plan: appliers.Plan{Changed: changed, Summary: "no changes"}, Text: a.red.String(planText(out.String()))}
 	if changed {
-		tf.SetStdout(nil)
-		sp, err := tf.ShowPlanFile(ctx, planFile)
+		sp, err := a.showPlan(ctx, st, planFile)
 		if err != nil {
 			return nil, classify("show", err, a.red)
 		}

@@ -73,7 +73,8 @@ func TestE2EPullRequestPreviewThenDeploy(t *testing.T) {
 		return planStatus(gh, head) == forge.StatusSuccess && len(gh.Comments("acme/infra", pr)) == 1
 	})
 	comment := gh.Comments("acme/infra", pr)[0].Body
-	for _, want := range []string{forge.CommentMarker, "`app`", "terraform_data.app", "Unchanged (1): `network`", "<details>"} {
+	for _, want := range []string{forge.CommentMarker, "`app`", "terraform_data.app", "Unchanged (1): `network`", "<details>",
+		"# terraform_data.app will be updated in-place", `~ input  = "net-1/v1" -> "net-1/v2"`} {
 		if !strings.Contains(comment, want) {
 			t.Errorf("preview comment lacks %q:\n%s", want, comment)
 		}
