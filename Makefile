@@ -34,7 +34,9 @@ race: ## the race detector on the concurrent packages
 
 fuzz: ## run each fuzzer for FUZZTIME (default 30s)
 	$(GO) test $(GOFLAGS_P) -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./manifest/
-	$(GO) test $(GOFLAGS_P) -run '^$$' -fuzz '^FuzzGitHubWebhook$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/api/
+	for f in FuzzGitHubWebhook FuzzGitHubFormWebhook FuzzGitLabWebhook FuzzGiteaWebhook; do \
+		$(GO) test $(GOFLAGS_P) -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/api/ || exit 1; \
+	done
 	$(GO) test $(GOFLAGS_P) -run '^$$' -fuzz '^FuzzParsePR$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./sources/
 
 demo: build ## a real reconcile: moto + Git repo from examples/ + driftless on embedded NATS
