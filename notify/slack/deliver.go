@@ -9,16 +9,15 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/driftless/driftless/notify"
+	"github.com/driftless/driftless/notify/durable"
 )
 
 // delivery is one event on its way to one routed channel.
 type delivery struct {
 	n     *Notifier
 	ctx   context.Context // Run's: ends waits; calls and writes run detached
-	msg   jetstream.Msg
+	msg   *durable.Msg    // InProgress keeps long waits alive
 	ev    notify.Event
 	route string // the routed channel as configured
 	store *store
