@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/driftless/driftless/internal/kv"
 )
 
 // store keeps, in a KV bucket:
@@ -62,24 +63,5 @@ func (st *store) put(ctx context.Context, key string, v any) error {
 	return nil
 }
 
-func deployKey(id string) string { return "deploy." + escapeKeyPart(id) }
-func eventKey(id string) string  { return "event." + escapeKeyPart(id) }
-
-// escapeKeyPart makes s one KV key token: letters, digits, '-' and '_'
-// stay, every other byte becomes =XX.
-func escapeKeyPart(s string) string {
-	if s == "" {
-		return "="
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
-			b.WriteByte(c)
-		default:
-			fmt.Fprintf(&b, "=%02X", c)
-		}
-	}
-	return b.String()
-}
+func deployKey(id string) string { return "deploy." + kv.EscapeKeyPart(id) }
+func eventKey(id string) string  { return "event." + kv.EscapeKeyPart(id) }
