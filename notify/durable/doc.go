@@ -21,8 +21,9 @@
 //   - Retry(err, after): delivered again after exactly after (NakWithDelay);
 //   - any other error: Config.Retry decides: dropped when Permanent says so
 //     or when MaxAttempts deliveries failed, else delivered again after
-//     Backoff(attempt). The kit logs these decisions; Retry and Drop are
-//     silent, for handlers that log in their own words.
+//     Backoff(attempt). The kit logs these decisions (in the Policy's
+//     words when it has some); Retry and Drop are silent, for handlers
+//     that log in their own words.
 //
 // The kit's own log lines start with Config.Name ("slack notifier started",
 // "slack notifier: waiting for JetStream", "slack notifier: fetch failed",

@@ -69,6 +69,12 @@ type Policy struct {
 	// Backoff is the wait before the next delivery after the attempt-th
 	// failed. Default: Config.Backoff.
 	Backoff func(attempt int) time.Duration
+	// The messages of the policy's log lines, for a consumer that words
+	// them its own way. Defaults: "<Name>: will retry" (warning; the error,
+	// attempt, retry_in), "<Name>: giving up on this event" (error; the
+	// error, attempts) and "<Name>: this event cannot succeed; dropping
+	// it" (error; the error).
+	RetryMsg, GiveUpMsg, PermanentMsg string
 }
 
 // Handler handles one message; its error settles it (see the package
@@ -103,6 +109,15 @@ func New(js jetstream.JetStream, cfg Config) (*Consumer, error) {
 	}
 	if cfg.Retry.Backoff == nil {
 		cfg.Retry.Backoff = cfg.Backoff
+	}
+	if cfg.Retry.RetryMsg == "" {
+		cfg.Retry.RetryMsg = cfg.Name + ": will retry"
+	}
+	if cfg.Retry.GiveUpMsg == "" {
+		cfg.Retry.GiveUpMsg = cfg.Name + ": giving up on this event"
+	}
+	if cfg.Retry.PermanentMsg == "" {
+		cfg.Retry.PermanentMsg = cfg.Name + ": this event cannot succeed; dropping it"
 	}
 	if cfg.Scrub == nil {
 		cfg.Scrub = func(s string) string { return s }

@@ -95,14 +95,14 @@ func (c *Consumer) retry(m *Msg, err error) {
 	text := c.cfg.Scrub(err.Error())
 	switch {
 	case p.Permanent != nil && p.Permanent(err):
-		m.Log.Error(c.cfg.Name+": this event cannot succeed; dropping it", c.cfg.ErrKey, text)
+		m.Log.Error(p.PermanentMsg, c.cfg.ErrKey, text)
 		_ = m.raw.Term()
 	case p.MaxAttempts > 0 && m.Attempt >= p.MaxAttempts:
-		m.Log.Error(c.cfg.Name+": giving up on this event", c.cfg.ErrKey, text, "attempts", m.Attempt)
+		m.Log.Error(p.GiveUpMsg, c.cfg.ErrKey, text, "attempts", m.Attempt)
 		_ = m.raw.Term()
 	default:
 		wait := p.Backoff(m.Attempt)
-		m.Log.Warn(c.cfg.Name+": will retry", c.cfg.ErrKey, text, "attempt", m.Attempt, "retry_in", wait)
+		m.Log.Warn(p.RetryMsg, c.cfg.ErrKey, text, "attempt", m.Attempt, "retry_in", wait)
 		_ = m.raw.NakWithDelay(wait)
 	}
 }
