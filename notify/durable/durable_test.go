@@ -444,3 +444,20 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// A consumer may word the policy's lines its own way and log errors
+// under another key.
+func TestPolicyWording(t *testing.T) {
+	k := newKit(t)
+	errGone := errors.New("app gone")
+	cfg := k.config(func(context.Context, *Msg) error { return errGone })
+	cfg.ErrKey = "error"
+	cfg.Retry = Policy{Permanent: func(err error) bool { return errors.Is(err, errGone) }, PermanentMsg: "proposal impossible"}
+	k.publish("gone")
+	k.start(k.js, cfg)
+	k.drained()
+	lines := k.logLines("proposal impossible")
+	if len(lines) != 1 || lines[0]["error"] != "app gone" || lines[0]["err"] != nil {
+		t.Errorf("lines: %v\n%s", lines, k.logs.String())
+	}
+}
