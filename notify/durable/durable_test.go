@@ -61,25 +61,7 @@ func (k *kit) start(js jetstream.JetStream, cfg Config) (stop func()) {
 	if err != nil {
 		k.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					k.t.Errorf("Run returned %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				k.t.Errorf("Run did not return within 10s of cancel")
-			}
-		})
-	}
-	k.t.Cleanup(stop)
-	return stop
+	return testenv.Run(k.t, c.Run)
 }
 
 // publish stores events with the given deploy ids; it returns their ids.
