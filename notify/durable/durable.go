@@ -134,6 +134,16 @@ func New(js jetstream.JetStream, cfg Config) (*Consumer, error) {
 	return &Consumer{js: js, cfg: cfg}, nil
 }
 
+// Run is New followed by Consumer.Run: it returns New's error, or nil
+// once ctx ended.
+func Run(ctx context.Context, js jetstream.JetStream, cfg Config) error {
+	c, err := New(js, cfg)
+	if err != nil {
+		return err
+	}
+	return c.Run(ctx)
+}
+
 // Backoff is the default wait before attempt n+1: 1s doubling up to 1m.
 func Backoff(attempt int) time.Duration {
 	d := time.Second

@@ -115,7 +115,7 @@ func New(js jetstream.JetStream, opts Options, log *slog.Logger) (*Reporter, err
 // Run consumes events until ctx ends, then returns nil. It waits for the
 // stream to exist and never gives up on forge or JetStream errors.
 func (r *Reporter) Run(ctx context.Context) error {
-	c, err := durable.New(r.js, durable.Config{
+	if err := durable.Run(ctx, r.js, durable.Config{
 		Name:        "forge reporter",
 		Durable:     r.opts.Durable,
 		Description: "driftless forge reporter (deployments)",
@@ -136,11 +136,10 @@ func (r *Reporter) Run(ctx context.Context) error {
 		Scrub:     r.opts.Scrub,
 		Log:       r.log,
 		FetchWait: r.fetchWait,
-	})
-	if err != nil {
+	}); err != nil {
 		return fmt.Errorf("forge reporter: %w", err)
 	}
-	return c.Run(ctx)
+	return nil
 }
 
 // errNotEvent drops a message that is not a driftless event.

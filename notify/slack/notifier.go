@@ -215,7 +215,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // stream DRIFTLESS_EVENTS to exist; it never gives up on Slack errors.
 // Run must not be called twice at once on the same Notifier.
 func (n *Notifier) Run(ctx context.Context) error {
-	c, err := durable.New(n.js, durable.Config{
+	if err := durable.Run(ctx, n.js, durable.Config{
 		Name:        "slack notifier",
 		Durable:     n.opts.Durable,
 		Description: "driftless Slack notifier",
@@ -234,11 +234,10 @@ func (n *Notifier) Run(ctx context.Context) error {
 		StartAttrs: []any{"routes", len(n.routes)},
 		Log:        n.log,
 		FetchWait:  n.fetchWait,
-	})
-	if err != nil {
+	}); err != nil {
 		return fmt.Errorf("slack notifier: %w", err)
 	}
-	return c.Run(ctx)
+	return nil
 }
 
 // errNotEvent drops a message that is not a driftless event.
