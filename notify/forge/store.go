@@ -2,9 +2,7 @@ package forge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -39,28 +37,22 @@ func (e *errTransientKV) Error() string { return "KV: " + e.err.Error() }
 func (e *errTransientKV) Unwrap() error { return e.err }
 
 func (st *store) get(ctx context.Context, key string, v any) (bool, error) {
-	e, err := st.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, &errTransientKV{fmt.Errorf("get %s: %w", key, err)}
-	}
-	if err := json.Unmarshal(e.Value(), v); err != nil {
-		return false, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return true, nil
+	ok, err := kv.GetJSON(ctx, st.kv, key, v)
+	return ok, transient(err)
 }
 
 func (st *store) put(ctx context.Context, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", key, err)
+	return transient(kv.PutJSON(ctx, st.kv, key, v))
+}
+
+// transient marks the bucket's failures; a value that does not encode or
+// decode is not one.
+func transient(err error) error {
+	var ce *kv.CodecError
+	if err == nil || errors.As(err, &ce) {
+		return err
 	}
-	if _, err := st.kv.Put(ctx, key, b); err != nil {
-		return &errTransientKV{fmt.Errorf("put %s: %w", key, err)}
-	}
-	return nil
+	return &errTransientKV{err}
 }
 
 func deployKey(id string) string { return "deploy." + kv.EscapeKeyPart(id) }

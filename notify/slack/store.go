@@ -2,8 +2,6 @@ package slack
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -44,26 +42,16 @@ type thread struct {
 }
 
 func (st *store) get(ctx context.Context, key string, v any) (bool, error) {
-	e, err := st.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return false, nil
-	}
+	ok, err := kv.GetJSON(ctx, st.kv, key, v)
 	if err != nil {
-		return false, fmt.Errorf("slack store: get %s: %w", key, err)
+		return false, fmt.Errorf("slack store: %w", err)
 	}
-	if err := json.Unmarshal(e.Value(), v); err != nil {
-		return false, fmt.Errorf("slack store: decode %s: %w", key, err)
-	}
-	return true, nil
+	return ok, nil
 }
 
 func (st *store) put(ctx context.Context, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("slack store: encode %s: %w", key, err)
-	}
-	if _, err := st.kv.Put(ctx, key, b); err != nil {
-		return fmt.Errorf("slack store: put %s: %w", key, err)
+	if err := kv.PutJSON(ctx, st.kv, key, v); err != nil {
+		return fmt.Errorf("slack store: %w", err)
 	}
 	return nil
 }
