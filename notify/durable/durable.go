@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/driftless/driftless/internal/wait"
 	"github.com/driftless/driftless/notify"
 )
 
@@ -200,7 +201,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		_ = sleep(ctx, c.cfg.FetchBackoff(failures))
+		_ = wait.Sleep(ctx, c.cfg.FetchBackoff(failures))
 	}
 	c.cfg.Log.Info(c.cfg.Name + " stopped")
 	return nil
@@ -223,7 +224,7 @@ func (c *Consumer) setup(ctx context.Context) (*session, error) {
 			return nil, ctx.Err()
 		}
 		c.cfg.Log.Warn(c.cfg.Name+": waiting for JetStream", c.cfg.ErrKey, c.cfg.Scrub(err.Error()), "attempt", attempt)
-		if err := sleep(ctx, c.cfg.Backoff(attempt)); err != nil {
+		if err := wait.Sleep(ctx, c.cfg.Backoff(attempt)); err != nil {
 			return nil, err
 		}
 	}
@@ -261,18 +262,4 @@ func (c *Consumer) trySetup(ctx context.Context) (*session, error) {
 		s.created = info.Created
 	}
 	return s, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/driftless/driftless/internal/wait"
 	"github.com/driftless/driftless/notify"
 	"github.com/driftless/driftless/notify/durable"
 )
@@ -53,7 +54,7 @@ func (d *delivery) put(key string, v any) error {
 			cancel()
 			return nil
 		}
-		_ = sleepCtx(ctx, time.Duration(attempt)*100*time.Millisecond)
+		_ = wait.Sleep(ctx, time.Duration(attempt)*100*time.Millisecond)
 		cancel()
 	}
 	return &failure{kind: failTransient, method: "kv put", err: err}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/driftless/driftless/internal/metrics"
 	"github.com/driftless/driftless/internal/redact"
+	"github.com/driftless/driftless/internal/wait"
 	"github.com/driftless/driftless/notify"
 	"github.com/driftless/driftless/notify/durable"
 )
@@ -174,7 +175,7 @@ func New(js jetstream.JetStream, opts Options, m *metrics.Metrics, log *slog.Log
 		m:         m,
 		log:       log,
 		backoff:   opts.Backoff,
-		sleep:     sleepCtx,
+		sleep:     wait.Sleep,
 		fetchWait: fetchWait,
 	}
 	if n.backoff == nil {
@@ -195,20 +196,6 @@ func scrubber(token string, scrub func(string) string) func(string) string {
 
 // clean scrubs secrets from text that is logged.
 func (n *Notifier) clean(text string) string { return n.render.clean(text) }
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // Run consumes events and posts them until ctx ends; it then returns nil
 // after finishing (or handing back) the event in hand. It waits for the
