@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -73,7 +72,7 @@ func NewConsumer(js jetstream.JetStream, p *Proposer, o ConsumerOptions) *Consum
 // Run consumes events until ctx ends, then returns nil. It waits for the
 // event stream to exist.
 func (c *Consumer) Run(ctx context.Context) error {
-	if err := durable.Run(ctx, c.js, durable.Config{
+	return durable.Run(ctx, c.js, durable.Config{
 		Name:        "drift pull requests",
 		Durable:     c.opt.Durable,
 		Description: "driftless: drifts proposed back as pull requests",
@@ -98,10 +97,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		ErrKey:     "error",
 		StartAttrs: []any{"repos", len(c.opt.Repos)},
 		Log:        c.opt.Log,
-	}); err != nil {
-		return fmt.Errorf("drift pull requests: %w", err)
-	}
-	return nil
+	})
 }
 
 // errNotDrift drops a message that is not a drift event of an app.

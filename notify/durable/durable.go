@@ -88,19 +88,22 @@ type Consumer struct {
 	cfg Config
 }
 
-// New checks cfg and fills its defaults.
+// New checks cfg and fills its defaults. Its errors start with cfg.Name.
 func New(js jetstream.JetStream, cfg Config) (*Consumer, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("durable consumer: no Name")
+	}
 	switch {
 	case js == nil:
-		return nil, errors.New("durable consumer: no JetStream context")
-	case cfg.Name == "" || cfg.Durable == "":
-		return nil, errors.New("durable consumer: Name and Durable are required")
+		return nil, fmt.Errorf("%s: no JetStream context", cfg.Name)
+	case cfg.Durable == "":
+		return nil, fmt.Errorf("%s: no durable name", cfg.Name)
 	case len(cfg.Subjects) == 0:
-		return nil, fmt.Errorf("durable consumer %s: no filter subject", cfg.Durable)
+		return nil, fmt.Errorf("%s: durable %s: no filter subject", cfg.Name, cfg.Durable)
 	case cfg.AckWait <= 0:
-		return nil, fmt.Errorf("durable consumer %s: no AckWait", cfg.Durable)
+		return nil, fmt.Errorf("%s: durable %s: no AckWait", cfg.Name, cfg.Durable)
 	case cfg.Handle == nil:
-		return nil, fmt.Errorf("durable consumer %s: no handler", cfg.Durable)
+		return nil, fmt.Errorf("%s: durable %s: no handler", cfg.Name, cfg.Durable)
 	}
 	if cfg.Backoff == nil {
 		cfg.Backoff = Backoff

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -115,7 +114,7 @@ func New(js jetstream.JetStream, opts Options, log *slog.Logger) (*Reporter, err
 // Run consumes events until ctx ends, then returns nil. It waits for the
 // stream to exist and never gives up on forge or JetStream errors.
 func (r *Reporter) Run(ctx context.Context) error {
-	if err := durable.Run(ctx, r.js, durable.Config{
+	return durable.Run(ctx, r.js, durable.Config{
 		Name:        "forge reporter",
 		Durable:     r.opts.Durable,
 		Description: "driftless forge reporter (deployments)",
@@ -136,10 +135,7 @@ func (r *Reporter) Run(ctx context.Context) error {
 		Scrub:     r.opts.Scrub,
 		Log:       r.log,
 		FetchWait: r.fetchWait,
-	}); err != nil {
-		return fmt.Errorf("forge reporter: %w", err)
-	}
-	return nil
+	})
 }
 
 // errNotEvent drops a message that is not a driftless event.

@@ -202,7 +202,7 @@ func (n *Notifier) clean(text string) string { return n.render.clean(text) }
 // stream DRIFTLESS_EVENTS to exist; it never gives up on Slack errors.
 // Run must not be called twice at once on the same Notifier.
 func (n *Notifier) Run(ctx context.Context) error {
-	if err := durable.Run(ctx, n.js, durable.Config{
+	return durable.Run(ctx, n.js, durable.Config{
 		Name:        "slack notifier",
 		Durable:     n.opts.Durable,
 		Description: "driftless Slack notifier",
@@ -221,10 +221,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 		StartAttrs: []any{"routes", len(n.routes)},
 		Log:        n.log,
 		FetchWait:  n.fetchWait,
-	}); err != nil {
-		return fmt.Errorf("slack notifier: %w", err)
-	}
-	return nil
+	})
 }
 
 // errNotEvent drops a message that is not a driftless event.
