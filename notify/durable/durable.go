@@ -35,7 +35,7 @@ type Config struct {
 	AckWait time.Duration
 	// Bucket, when set, is created or updated before the consumer at each
 	// setup; handlers find it in Msg.KV.
-	Bucket *jetstream.KeyValueConfig
+	Bucket *Bucket
 	// Backoff is the wait before setup attempt n+1 after n failed (waiting
 	// for JetStream). Default: Backoff.
 	Backoff func(attempt int) time.Duration
@@ -57,6 +57,16 @@ type Config struct {
 	Log *slog.Logger
 	// FetchWait bounds one pull (DefaultFetchWait when 0).
 	FetchWait time.Duration
+}
+
+// Bucket is a consumer's KV bucket of records (what it did per event,
+// for exactly-once handling across redeliveries and replays): one value
+// per key, kept TTL.
+type Bucket struct {
+	Name        string
+	Description string
+	TTL         time.Duration // 0: kept forever
+	Replicas    int           // default 1; match the stream's in a cluster
 }
 
 // Policy decides what becomes of a message whose handler failed with a
@@ -236,9 +246,15 @@ func (c *Consumer) setup(ctx context.Context) (*session, error) {
 func (c *Consumer) trySetup(ctx context.Context) (*session, error) {
 	s := &session{}
 	if b := c.cfg.Bucket; b != nil {
-		kv, err := c.js.CreateOrUpdateKeyValue(ctx, *b)
+		kv, err := c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      b.Name,
+			Description: b.Description,
+			History:     1,
+			TTL:         b.TTL,
+			Replicas:    max(b.Replicas, 1),
+		})
 		if err != nil {
-			return nil, fmt.Errorf("open KV bucket %s: %w", b.Bucket, err)
+			return nil, fmt.Errorf("open KV bucket %s: %w", b.Name, err)
 		}
 		s.kv = kv
 	}

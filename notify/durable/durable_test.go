@@ -355,7 +355,7 @@ func TestSetupWaitsForLateJetStream(t *testing.T) {
 		got <- deployID(m)
 		return nil
 	})
-	cfg.Bucket = &jetstream.KeyValueConfig{Bucket: "KIT_TEST", History: 1}
+	cfg.Bucket = &Bucket{Name: "KIT_TEST", Description: "kit test records", TTL: time.Hour}
 	k.start(js, cfg)
 
 	waitFor(t, "a wait for JetStream", func() bool { return len(k.logLines("kit test: waiting for JetStream")) >= 2 })
@@ -387,6 +387,9 @@ func TestSetupWaitsForLateJetStream(t *testing.T) {
 	}
 	if e, err := kv.Get(ctx, "seen"); err != nil || string(e.Value()) != "late" {
 		t.Errorf("KV seen = %v, %v", e, err)
+	}
+	if st, err := kv.Status(ctx); err != nil || st.TTL() != time.Hour || st.History() != 1 {
+		t.Errorf("bucket status: %+v, %v; want TTL 1h, history 1", st, err)
 	}
 	lines := k.logLines("kit test: waiting for JetStream")
 	if lines[0]["attempt"] != 1.0 || lines[1]["attempt"] != 2.0 || lines[0]["err"] == "" {

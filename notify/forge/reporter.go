@@ -123,12 +123,11 @@ func (r *Reporter) Run(ctx context.Context) error {
 			notify.SubjectPrefix + "." + notify.CatRollback + ".>",
 		},
 		AckWait: ackWait,
-		Bucket: &jetstream.KeyValueConfig{
-			Bucket:      r.opts.Bucket,
+		Bucket: &durable.Bucket{
+			Name:        r.opts.Bucket,
 			Description: "driftless forge reporter: deployments per deploy, events handled",
-			History:     1,
 			TTL:         r.opts.KeepFor,
-			Replicas:    max(r.opts.Replicas, 1),
+			Replicas:    r.opts.Replicas,
 		},
 		Backoff:   r.opts.Backoff,
 		Handle:    r.handle,

@@ -208,12 +208,11 @@ func (n *Notifier) Run(ctx context.Context) error {
 		Description: "driftless Slack notifier",
 		Subjects:    []string{notify.SubjectPrefix + ".>"},
 		AckWait:     ackWait,
-		Bucket: &jetstream.KeyValueConfig{
-			Bucket:      n.opts.Bucket,
+		Bucket: &durable.Bucket{
+			Name:        n.opts.Bucket,
 			Description: "driftless Slack notifier: messages posted per event, deploy and drift",
-			History:     1,
 			TTL:         n.opts.KeepFor,
-			Replicas:    max(n.opts.Replicas, 1),
+			Replicas:    n.opts.Replicas,
 		},
 		Backoff:    n.backoff,
 		Handle:     n.handle,
