@@ -265,8 +265,7 @@ func TestTwoConsumersShareOneDurable(t *testing.T) {
 		return func(_ context.Context, m *Msg) error {
 			n := inFlight.Add(1)
 			defer inFlight.Add(-1)
-			if n > maxInFlight.Load() {
-				maxInFlight.Store(n)
+			for cur := maxInFlight.Load(); n > cur && !maxInFlight.CompareAndSwap(cur, n); cur = maxInFlight.Load() {
 			}
 			time.Sleep(5 * time.Millisecond)
 			mu.Lock()
