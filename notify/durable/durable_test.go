@@ -445,3 +445,41 @@ func TestPolicyWording(t *testing.T) {
 		t.Errorf("lines: %v\n%s", lines, k.logs.String())
 	}
 }
+
+// An event in hand when Run's context ends is handed back at once: the
+// next consumer on the durable gets it without waiting AckWait (30 s
+// here) or a back-off, and Run returns.
+func TestShutdownHandsEventBack(t *testing.T) {
+	k := newKit(t)
+	inHand := make(chan struct{})
+	first := k.config(func(ctx context.Context, _ *Msg) error {
+		close(inHand)
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	first.Retry.Backoff = func(int) time.Duration { return time.Hour }
+	k.publish("d1")
+	stop := k.start(k.js, first)
+	select {
+	case <-inHand:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the event never reached the first consumer")
+	}
+	stop()
+	got := make(chan int, 1)
+	k.start(k.js, k.config(func(_ context.Context, m *Msg) error {
+		got <- m.Attempt
+		return nil
+	}))
+	select {
+	case n := <-got:
+		if n != 2 {
+			t.Errorf("second consumer got delivery %d, want 2", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the event was not handed back (waiting for AckWait or a back-off?)")
+	}
+	if n := len(k.logLines("kit test: will retry")); n != 0 {
+		t.Errorf("%d retry lines for a shutdown", n)
+	}
+}
