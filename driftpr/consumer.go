@@ -11,6 +11,7 @@ import (
 
 	"github.com/driftless/driftless/appliers"
 	"github.com/driftless/driftless/notify"
+	"github.com/driftless/driftless/notify/durable"
 )
 
 // DefaultDurable is the name of the drift consumer's durable consumer.
@@ -71,71 +72,52 @@ func NewConsumer(js jetstream.JetStream, p *Proposer, o ConsumerOptions) *Consum
 // Run consumes events until ctx ends, then returns nil. It waits for the
 // event stream to exist.
 func (c *Consumer) Run(ctx context.Context) error {
-	var cons jetstream.Consumer
-	for attempt := 1; cons == nil; attempt++ {
-		var err error
-		cons, err = c.js.CreateOrUpdateConsumer(ctx, notify.Stream, jetstream.ConsumerConfig{
-			Durable:       c.opt.Durable,
-			Description:   "driftless: drifts proposed back as pull requests",
-			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       c.opt.Timeout + time.Minute,
-			DeliverPolicy: jetstream.DeliverAllPolicy,
-			MaxDeliver:    -1,
-			MaxAckPending: 1, // one proposal at a time across replicas: a reminder finds the ledger written
-			FilterSubject: notify.SubjectPrefix + "." + notify.CatDrift + "." + notify.ActDetected + ".>",
-		})
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			c.opt.Log.Warn("drift pull requests: waiting for JetStream", "error", c.p.opt.Scrub(err.Error()), "attempt", attempt)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(c.opt.Backoff(attempt)):
-			}
-		}
-	}
-	c.opt.Log.Info("drift pull requests started", "durable", c.opt.Durable, "repos", len(c.opt.Repos))
-	for ctx.Err() == nil {
-		// One message per pull, and a pull that ends by itself within a
-		// second: shutdown waits at most that long.
-		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			if ctx.Err() == nil {
-				c.opt.Log.Warn("drift pull requests: fetch failed", "error", c.p.opt.Scrub(err.Error()))
-				select {
-				case <-ctx.Done():
-				case <-time.After(time.Second):
-				}
-			}
-			continue
-		}
-		for msg := range batch.Messages() {
-			if ctx.Err() != nil {
-				_ = msg.Nak()
-				continue
-			}
-			c.handle(ctx, msg)
-		}
-	}
-	return nil
+	return durable.Run(ctx, c.js, durable.Config{
+		Name:        "drift pull requests",
+		Durable:     c.opt.Durable,
+		Description: "driftless: drifts proposed back as pull requests",
+		Subjects:    []string{notify.SubjectPrefix + "." + notify.CatDrift + "." + notify.ActDetected + ".>"},
+		// One proposal at a time across replicas (the kit's MaxAckPending
+		// 1): a reminder finds the ledger written.
+		AckWait:      c.opt.Timeout + time.Minute,
+		Backoff:      c.opt.Backoff,
+		FetchBackoff: func(int) time.Duration { return time.Second },
+		Retry: durable.Policy{
+			Permanent: func(err error) bool {
+				return errors.Is(err, ErrNoDrift) || errors.Is(err, ErrNoApp) || errors.Is(err, ErrNoBlock)
+			},
+			MaxAttempts:  c.opt.MaxAttempts,
+			Backoff:      c.opt.Backoff,
+			RetryMsg:     "drift pull request failed; retrying",
+			GiveUpMsg:    "drift pull request failed; giving up on this event",
+			PermanentMsg: "drift pull request impossible",
+		},
+		Handle:     c.handle,
+		Scrub:      c.p.opt.Scrub,
+		ErrKey:     "error",
+		StartAttrs: []any{"repos", len(c.opt.Repos)},
+		Log:        c.opt.Log,
+	})
 }
 
-// handle proposes one event and settles it: ack when done or nothing to
-// do, term when it can never work, a delayed nak otherwise.
-func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
+// errNotDrift drops a message that is not a drift event of an app.
+var errNotDrift = errors.New("not a drift.detected event of an app")
+
+// handle proposes one event; its error settles it: nil (ack) when done or
+// nothing to do; the proposal's error otherwise, which the kit's policy
+// drops when it can never work and retries with back-off (MaxAttempts
+// times at most) when it may.
+func (c *Consumer) handle(ctx context.Context, m *durable.Msg) error {
 	var ev notify.Event
-	if err := json.Unmarshal(msg.Data(), &ev); err != nil || ev.Data.Repo == "" || ev.Data.App == "" {
-		_ = msg.Term()
-		return
+	if err := json.Unmarshal(m.Data(), &ev); err != nil || ev.Data.Repo == "" || ev.Data.App == "" {
+		return durable.Drop(errNotDrift)
 	}
 	log := c.opt.Log.With("event_id", ev.ID, "repo", ev.Data.Repo, "app", ev.Data.App)
+	m.Log = log
 	repo, ok := c.opt.Repos[ev.Data.Repo]
 	fp := ev.Data.Extra["fingerprint"]
 	if !ok || fp == "" || len(ev.Data.Drift) == 0 {
-		_ = msg.Ack()
-		return
+		return nil
 	}
 	pctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
 	defer cancel()
@@ -143,8 +125,7 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		now, err := c.opt.Current(pctx, ev.Data.Repo, ev.Data.App)
 		if err == nil && now != fp {
 			log.Info("drift pull request skipped: the drift changed or resolved since", "fingerprint", fp, "current", now)
-			_ = msg.Ack()
-			return
+			return nil
 		}
 	}
 	d := Drift{App: ev.Data.App, Revision: ev.Data.Revision, Fingerprint: fp, FirstSeen: ev.Time}
@@ -155,26 +136,9 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		d.Items = append(d.Items, appliers.DriftItem{Address: it.Address, Attributes: it.Attributes, Action: it.Action})
 	}
 	res, err := c.p.Propose(pctx, repo, d)
-	switch {
-	case err == nil:
-		log.Info("drift proposed", "action", res.Action, "number", res.Ref.Number, "url", res.Ref.URL, "commit", res.Commit)
-		_ = msg.Ack()
-	case ctx.Err() != nil:
-		_ = msg.Nak()
-	case errors.Is(err, ErrNoDrift) || errors.Is(err, ErrNoApp) || errors.Is(err, ErrNoBlock):
-		log.Error("drift pull request impossible", "error", err.Error())
-		_ = msg.Term()
-	default:
-		attempt := 1
-		if md, merr := msg.Metadata(); merr == nil {
-			attempt = int(md.NumDelivered)
-		}
-		if attempt >= c.opt.MaxAttempts {
-			log.Error("drift pull request failed; giving up on this event", "error", err.Error(), "attempts", attempt)
-			_ = msg.Term()
-			return
-		}
-		log.Warn("drift pull request failed; retrying", "error", err.Error(), "attempt", attempt)
-		_ = msg.NakWithDelay(c.opt.Backoff(attempt))
+	if err != nil {
+		return err
 	}
+	log.Info("drift proposed", "action", res.Action, "number", res.Ref.Number, "url", res.Ref.URL, "commit", res.Commit)
+	return nil
 }

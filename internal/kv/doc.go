@@ -9,5 +9,11 @@
 // ErrLost (a lease expired or taken before Renew or Release).
 //
 // Keys allow [-/_=.a-zA-Z0-9]; build them with Key, which joins parts with
-// "." and escapes everything else.
+// "." and escapes everything else, or join tokens made by EscapeKeyPart
+// (which escapes '/' too).
+//
+// GetJSON and PutJSON read and write JSON values of a plain
+// jetstream.KeyValue (the event consumers' record buckets), telling the
+// bucket's failures (worth retrying) from a *CodecError (a value that does
+// not encode or decode).
 package kv

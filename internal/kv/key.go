@@ -15,23 +15,41 @@ func Key(parts ...string) string {
 		if i > 0 {
 			b.WriteByte('.')
 		}
-		if p == "" {
-			b.WriteByte('=')
-			continue
-		}
-		for j := 0; j < len(p); j++ {
-			c := p[j]
-			if plain(c) {
-				b.WriteByte(c)
-			} else {
-				fmt.Fprintf(&b, "=%02X", c)
-			}
-		}
+		escape(&b, p, plain)
 	}
 	return b.String()
 }
 
-func plain(c byte) bool {
-	return c == '-' || c == '/' || c == '_' ||
+// EscapeKeyPart makes s one KV key token, stricter than a Key part: only
+// letters, digits, '-' and '_' stay, every other byte ('/' too) becomes =XX
+// (hex), and "" becomes "=". "#deploys" is "=23deploys". The mapping is
+// injective, so different names never share a token. The Slack notifier
+// and the forge reporter build their keys with it: changing it would
+// orphan their records.
+func EscapeKeyPart(s string) string {
+	var b strings.Builder
+	escape(&b, s, token)
+	return b.String()
+}
+
+func escape(b *strings.Builder, s string, keep func(byte) bool) {
+	if s == "" {
+		b.WriteByte('=')
+		return
+	}
+	for j := 0; j < len(s); j++ {
+		c := s[j]
+		if keep(c) {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(b, "=%02X", c)
+		}
+	}
+}
+
+func plain(c byte) bool { return c == '/' || token(c) }
+
+func token(c byte) bool {
+	return c == '-' || c == '_' ||
 		'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }

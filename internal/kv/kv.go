@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/driftless/driftless/internal/wait"
 )
 
 // Errors returned by Bucket methods; test with errors.Is.
@@ -82,7 +84,7 @@ func Retry(ctx context.Context, fn func(ctx context.Context) error) error {
 		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
 			return err
 		}
-		if err := sleepCtx(ctx, time.Duration(min(attempt, 10))*200*time.Millisecond); err != nil {
+		if err := wait.Sleep(ctx, time.Duration(min(attempt, 10))*200*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -162,23 +164,12 @@ func (b *Bucket) Create(ctx context.Context, key string, v any) (uint64, error) 
 		// on a replicated bucket that read may be stale (direct get from a
 		// follower), which fails as "wrong last sequence": read again.
 		if attempt < 3 && !errors.Is(err, jetstream.ErrKeyExists) && isWrongLastSeq(err) {
-			if err := sleepCtx(ctx, time.Duration(attempt)*20*time.Millisecond); err != nil {
+			if err := wait.Sleep(ctx, time.Duration(attempt)*20*time.Millisecond); err != nil {
 				return 0, fmt.Errorf("kv: create %s/%s: %w", b.name, key, err)
 			}
 			continue
 		}
 		return 0, b.wrapCreate(key, err)
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 
@@ -248,7 +239,7 @@ func (b *Bucket) Modify(ctx context.Context, key string, fn func(cur []byte, exi
 		// Someone else wrote first: back off a little, with jitter, and
 		// read again.
 		d := time.Duration(rand.Int64N(int64(min(attempt+1, 20)) * int64(time.Millisecond)))
-		if err := sleepCtx(ctx, d); err != nil {
+		if err := wait.Sleep(ctx, d); err != nil {
 			return 0, fmt.Errorf("kv: modify %s/%s: %w", b.name, key, err)
 		}
 	}

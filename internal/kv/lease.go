@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/driftless/driftless/internal/wait"
 )
 
 // Lease is a key held by Holder until its TTL passes unless renewed. Rev is
@@ -60,7 +62,7 @@ func (b *Bucket) Acquire(ctx context.Context, key, holder string, ttl time.Durat
 	}
 	for attempt := 1; attempt <= 5; attempt++ {
 		if attempt > 1 {
-			if err := sleepCtx(ctx, time.Duration(attempt)*20*time.Millisecond); err != nil {
+			if err := wait.Sleep(ctx, time.Duration(attempt)*20*time.Millisecond); err != nil {
 				return nil, fmt.Errorf("kv: acquire %s/%s: %w", b.name, key, err)
 			}
 		}

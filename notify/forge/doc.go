@@ -1,9 +1,9 @@
 // Package forge reports driftless deploys as deployments on GitHub.
 //
 // A Reporter consumes the deploy and rollback events of the JetStream
-// stream DRIFTLESS_EVENTS through a durable pull consumer with explicit
-// acks, one event at a time and in stream order (replicas sharing the
-// durable share the work: each event is handled once). For every app of a
+// stream DRIFTLESS_EVENTS through a durable pull consumer (notify/durable)
+// with explicit acks, one event at a time and in stream order (replicas
+// sharing the durable share the work: each event is handled once). For every app of a
 // repo whose clone URL is on the configured GitHub (forge.RepoFromURL) it
 // keeps one GitHub deployment per driftless deploy, to the environment
 // REPO/APP:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -74,25 +73,7 @@ func (h *harness) reporter(edit func(*Options)) *Reporter {
 // start runs r until stop (or the end of the test); stop waits for Run.
 func (h *harness) start(r *Reporter) (stop func()) {
 	h.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					h.t.Errorf("Run returned %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				h.t.Errorf("Run did not return within 10s of cancel")
-			}
-		})
-	}
-	h.t.Cleanup(stop)
-	return stop
+	return testenv.Run(h.t, r.Run)
 }
 
 // publish stores events; msgID, when set, replaces the event id as the

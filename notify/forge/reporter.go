@@ -4,15 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	forgeapi "github.com/driftless/driftless/forge"
 	"github.com/driftless/driftless/notify"
+	"github.com/driftless/driftless/notify/durable"
 )
 
 // DefaultDurable is the default name of the reporter's durable consumer.
@@ -99,7 +98,7 @@ func New(js jetstream.JetStream, opts Options, log *slog.Logger) (*Reporter, err
 		opts.Backfill = time.Hour
 	}
 	if opts.Backoff == nil {
-		opts.Backoff = defaultBackoff
+		opts.Backoff = durable.Backoff
 	}
 	if opts.Scrub == nil {
 		opts.Scrub = func(s string) string { return s }
@@ -112,139 +111,53 @@ func New(js jetstream.JetStream, opts Options, log *slog.Logger) (*Reporter, err
 	return r, nil
 }
 
-func defaultBackoff(attempt int) time.Duration {
-	d := time.Second
-	for i := 1; i < attempt && d < time.Minute; i++ {
-		d *= 2
-	}
-	return min(d, time.Minute)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // Run consumes events until ctx ends, then returns nil. It waits for the
 // stream to exist and never gives up on forge or JetStream errors.
 func (r *Reporter) Run(ctx context.Context) error {
-	st, err := r.setup(ctx)
-	if err != nil {
-		return nil // ctx ended
-	}
-	r.log.Info("forge reporter started", "durable", r.opts.Durable)
-	failures := 0
-	for ctx.Err() == nil {
-		batch, err := st.cons.Fetch(1, jetstream.FetchMaxWait(r.fetchWait))
-		if err == nil {
-			for msg := range batch.Messages() {
-				if ctx.Err() != nil {
-					_ = msg.Nak()
-					continue
-				}
-				r.handle(ctx, st, msg)
-			}
-			err = batch.Error()
-		}
-		if err == nil || ctx.Err() != nil {
-			failures = 0
-			continue
-		}
-		failures++
-		r.log.Warn("forge reporter: fetch failed", "err", r.opts.Scrub(err.Error()), "attempt", failures)
-		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
-			errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrNoResponders) {
-			if st, err = r.setup(ctx); err != nil {
-				break
-			}
-			continue
-		}
-		_ = sleepCtx(ctx, r.opts.Backoff(failures))
-	}
-	r.log.Info("forge reporter stopped")
-	return nil
-}
-
-type consumerState struct {
-	cons  jetstream.Consumer
-	store *store
-	since time.Time // events older than this are not reported
-}
-
-// setup opens the bucket and the durable consumer, retrying until ctx ends.
-func (r *Reporter) setup(ctx context.Context) (*consumerState, error) {
-	for attempt := 1; ; attempt++ {
-		st, err := r.trySetup(ctx)
-		if err == nil {
-			return st, nil
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		r.log.Warn("forge reporter: waiting for JetStream", "err", r.opts.Scrub(err.Error()), "attempt", attempt)
-		if err := sleepCtx(ctx, r.opts.Backoff(attempt)); err != nil {
-			return nil, err
-		}
-	}
-}
-
-func (r *Reporter) trySetup(ctx context.Context) (*consumerState, error) {
-	kv, err := r.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      r.opts.Bucket,
-		Description: "driftless forge reporter: deployments per deploy, events handled",
-		History:     1,
-		TTL:         r.opts.KeepFor,
-		Replicas:    max(r.opts.Replicas, 1),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open KV bucket %s: %w", r.opts.Bucket, err)
-	}
-	cons, err := r.js.CreateOrUpdateConsumer(ctx, notify.Stream, jetstream.ConsumerConfig{
-		Durable:       r.opts.Durable,
-		Description:   "driftless forge reporter (deployments)",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		MaxDeliver:    -1,
-		MaxAckPending: 1, // one event at a time, in order, across replicas
-		FilterSubjects: []string{
+	return durable.Run(ctx, r.js, durable.Config{
+		Name:        "forge reporter",
+		Durable:     r.opts.Durable,
+		Description: "driftless forge reporter (deployments)",
+		Subjects: []string{
 			notify.SubjectPrefix + "." + notify.CatDeploy + ".>",
 			notify.SubjectPrefix + "." + notify.CatRollback + ".>",
 		},
+		AckWait: ackWait,
+		Bucket: &durable.Bucket{
+			Name:        r.opts.Bucket,
+			Description: "driftless forge reporter: deployments per deploy, events handled",
+			TTL:         r.opts.KeepFor,
+			Replicas:    r.opts.Replicas,
+		},
+		Backoff:   r.opts.Backoff,
+		Handle:    r.handle,
+		Scrub:     r.opts.Scrub,
+		Log:       r.log,
+		FetchWait: r.fetchWait,
 	})
-	if err != nil {
-		return nil, fmt.Errorf("create consumer %s on %s: %w", r.opts.Durable, notify.Stream, err)
-	}
-	st := &consumerState{cons: cons, store: &store{kv: kv}}
-	if info := cons.CachedInfo(); info != nil && !info.Created.IsZero() {
-		st.since = info.Created.Add(-r.opts.Backfill)
-	}
-	return st, nil
 }
 
-// handle reports one event and settles its message: ack when done (or
-// nothing to do), NakWithDelay when it may work later, Term when never.
-func (r *Reporter) handle(ctx context.Context, st *consumerState, msg jetstream.Msg) {
+// errNotEvent drops a message that is not a driftless event.
+var errNotEvent = errors.New("not a driftless event")
+
+// handle reports one event; its error settles the message: nil (ack) when
+// done or nothing to do, Retry when it may work later, Drop when never.
+func (r *Reporter) handle(ctx context.Context, m *durable.Msg) error {
 	var ev notify.Event
-	if err := json.Unmarshal(msg.Data(), &ev); err != nil || ev.ID == "" {
-		r.log.Warn("forge reporter: dropping a message that is not a driftless event", "subject", msg.Subject())
-		_ = msg.Term()
-		return
+	if err := json.Unmarshal(m.Data(), &ev); err != nil || ev.ID == "" {
+		r.log.Warn("forge reporter: dropping a message that is not a driftless event", "subject", m.Subject())
+		return durable.Drop(errNotEvent)
 	}
-	if ev.Time.Before(st.since) {
+	// Events older than Backfill before the consumer was first created
+	// are not reported.
+	if !m.Created.IsZero() && ev.Time.Before(m.Created.Add(-r.opts.Backfill)) {
 		r.log.Debug("forge reporter: skipping an event older than the reporter", "event_id", ev.ID, "time", ev.Time)
-		r.ack(ctx, msg, r.log)
-		return
+		return nil
 	}
 	log := r.log.With("event_id", ev.ID, "type", ev.Category()+"."+ev.Action(), "repo", ev.Data.Repo,
 		"app", ev.Data.App, "deploy_id", ev.Data.DeployID)
-	j := &job{r: r, ctx: ctx, ev: ev, store: st.store, log: log}
+	m.Log = log
+	j := &job{r: r, ctx: ctx, ev: ev, store: &store{kv: m.KV}, log: log}
 	err := j.run()
 	var ae *forgeapi.AuthError
 	wait, retry := forgeapi.Retryable(err)
@@ -252,28 +165,16 @@ func (r *Reporter) handle(ctx context.Context, st *consumerState, msg jetstream.
 	retry = retry || errors.As(err, &kvErr)
 	switch {
 	case err == nil:
-		r.ack(ctx, msg, log)
+		return nil
 	case errors.As(err, &ae):
 		log.Error("forge reporter: the forge refused the token; retrying later", "err", r.opts.Scrub(err.Error()), "retry_in", r.opts.AuthRetry)
-		_ = msg.NakWithDelay(r.opts.AuthRetry)
+		return durable.Retry(err, r.opts.AuthRetry)
 	case retry:
-		attempt := 1
-		if md, err := msg.Metadata(); err == nil {
-			attempt = int(md.NumDelivered)
-		}
-		wait = max(wait, r.opts.Backoff(attempt))
-		log.Warn("forge reporter: will retry", "err", r.opts.Scrub(err.Error()), "attempt", attempt, "retry_in", wait)
-		_ = msg.NakWithDelay(wait)
+		wait = max(wait, r.opts.Backoff(m.Attempt))
+		log.Warn("forge reporter: will retry", "err", r.opts.Scrub(err.Error()), "attempt", m.Attempt, "retry_in", wait)
+		return durable.Retry(err, wait)
 	default:
 		log.Error("forge reporter: the forge will not take this event; dropping it", "err", r.opts.Scrub(err.Error()))
-		_ = msg.Term()
-	}
-}
-
-func (r *Reporter) ack(ctx context.Context, msg jetstream.Msg, log *slog.Logger) {
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := msg.DoubleAck(actx); err != nil {
-		log.Warn("forge reporter: ack failed", "err", r.opts.Scrub(err.Error()))
+		return durable.Drop(err)
 	}
 }

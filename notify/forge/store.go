@@ -2,12 +2,11 @@ package forge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/driftless/driftless/internal/kv"
 )
 
 // store keeps, in a KV bucket:
@@ -38,48 +37,23 @@ func (e *errTransientKV) Error() string { return "KV: " + e.err.Error() }
 func (e *errTransientKV) Unwrap() error { return e.err }
 
 func (st *store) get(ctx context.Context, key string, v any) (bool, error) {
-	e, err := st.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, &errTransientKV{fmt.Errorf("get %s: %w", key, err)}
-	}
-	if err := json.Unmarshal(e.Value(), v); err != nil {
-		return false, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return true, nil
+	ok, err := kv.GetJSON(ctx, st.kv, key, v)
+	return ok, transient(err)
 }
 
 func (st *store) put(ctx context.Context, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", key, err)
-	}
-	if _, err := st.kv.Put(ctx, key, b); err != nil {
-		return &errTransientKV{fmt.Errorf("put %s: %w", key, err)}
-	}
-	return nil
+	return transient(kv.PutJSON(ctx, st.kv, key, v))
 }
 
-func deployKey(id string) string { return "deploy." + escapeKeyPart(id) }
-func eventKey(id string) string  { return "event." + escapeKeyPart(id) }
-
-// escapeKeyPart makes s one KV key token: letters, digits, '-' and '_'
-// stay, every other byte becomes =XX.
-func escapeKeyPart(s string) string {
-	if s == "" {
-		return "="
+// transient marks the bucket's failures; a value that does not encode or
+// decode is not one.
+func transient(err error) error {
+	var ce *kv.CodecError
+	if err == nil || errors.As(err, &ce) {
+		return err
 	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
-			b.WriteByte(c)
-		default:
-			fmt.Fprintf(&b, "=%02X", c)
-		}
-	}
-	return b.String()
+	return &errTransientKV{err}
 }
+
+func deployKey(id string) string { return "deploy." + kv.EscapeKeyPart(id) }
+func eventKey(id string) string  { return "event." + kv.EscapeKeyPart(id) }

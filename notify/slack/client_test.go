@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"testing"
-	"time"
 
 	slackapi "github.com/slack-go/slack"
 )
@@ -36,15 +35,5 @@ func TestClassifySlackError(t *testing.T) {
 	}
 	if !(failChannel < failPermanent && failPermanent < failTransient && failTransient < failAuth) {
 		t.Error("failure kinds out of order: settling picks the highest")
-	}
-}
-
-func TestDefaultSlackBackoff(t *testing.T) {
-	want := map[int]time.Duration{0: time.Second, 1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second,
-		6: 32 * time.Second, 7: time.Minute, 100: time.Minute}
-	for n, w := range want {
-		if got := defaultBackoff(n); got != w {
-			t.Errorf("backoff(%d) = %v, want %v", n, got, w)
-		}
 	}
 }

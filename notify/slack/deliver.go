@@ -9,16 +9,16 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/driftless/driftless/internal/wait"
 	"github.com/driftless/driftless/notify"
+	"github.com/driftless/driftless/notify/durable"
 )
 
 // delivery is one event on its way to one routed channel.
 type delivery struct {
 	n     *Notifier
 	ctx   context.Context // Run's: ends waits; calls and writes run detached
-	msg   jetstream.Msg
+	msg   *durable.Msg    // InProgress keeps long waits alive
 	ev    notify.Event
 	route string // the routed channel as configured
 	store *store
@@ -54,7 +54,7 @@ func (d *delivery) put(key string, v any) error {
 			cancel()
 			return nil
 		}
-		_ = sleepCtx(ctx, time.Duration(attempt)*100*time.Millisecond)
+		_ = wait.Sleep(ctx, time.Duration(attempt)*100*time.Millisecond)
 		cancel()
 	}
 	return &failure{kind: failTransient, method: "kv put", err: err}

@@ -10,8 +10,9 @@
 //
 // The package is split by job:
 //
-//   - notifier.go: the options, the consumer loop and how each event is
-//     settled (ack, nak with delay, term);
+//   - notifier.go: the options and how each event is settled (ack, retry
+//     after a delay, drop); the durable consumer and its loop are
+//     notify/durable's;
 //   - deliver.go: one event to one channel, using the KV records to edit
 //     and reply instead of posting twice;
 //   - store.go: the KV bucket of what was posted, which makes delivery

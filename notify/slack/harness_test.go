@@ -1,7 +1,6 @@
 package slack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -165,30 +164,12 @@ func (rec *slackRecorder) replies() []slackReq {
 	return out
 }
 
-// slackLogBuffer collects log output from concurrent writers.
-type slackLogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *slackLogBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *slackLogBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type slackHarness struct {
 	t    *testing.T
 	js   jetstream.JetStream
 	rec  *slackRecorder
 	api  string
-	logs *slackLogBuffer
+	logs *testenv.LogBuffer
 	m    *metrics.Metrics
 }
 
@@ -208,7 +189,7 @@ func newSlackHarness(t *testing.T) *slackHarness {
 	srv.Start()
 	t.Cleanup(srv.Stop)
 	return &slackHarness{
-		t: t, js: js, rec: rec, api: srv.GetAPIURL(), logs: &slackLogBuffer{},
+		t: t, js: js, rec: rec, api: srv.GetAPIURL(), logs: &testenv.LogBuffer{},
 		m: metrics.New(prometheus.NewRegistry()),
 	}
 }
@@ -246,25 +227,7 @@ func (h *slackHarness) notifier(edit func(*Options)) *Notifier {
 // waits for Run to return and checks it returned nil.
 func (h *slackHarness) start(s *Notifier) (stop func()) {
 	h.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					h.t.Errorf("Run returned %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				h.t.Errorf("Run did not return within 10s of cancel")
-			}
-		})
-	}
-	h.t.Cleanup(stop)
-	return stop
+	return testenv.Run(h.t, s.Run)
 }
 
 func (h *slackHarness) publish(evs ...notify.Event) {

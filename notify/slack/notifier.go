@@ -10,13 +10,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/driftless/driftless/internal/metrics"
 	"github.com/driftless/driftless/internal/redact"
+	"github.com/driftless/driftless/internal/wait"
 	"github.com/driftless/driftless/notify"
+	"github.com/driftless/driftless/notify/durable"
 )
 
 // DefaultBucket is the default KV bucket where the notifier remembers what
@@ -174,11 +175,11 @@ func New(js jetstream.JetStream, opts Options, m *metrics.Metrics, log *slog.Log
 		m:         m,
 		log:       log,
 		backoff:   opts.Backoff,
-		sleep:     sleepCtx,
+		sleep:     wait.Sleep,
 		fetchWait: fetchWait,
 	}
 	if n.backoff == nil {
-		n.backoff = defaultBackoff
+		n.backoff = durable.Backoff
 	}
 	return n, nil
 }
@@ -196,141 +197,43 @@ func scrubber(token string, scrub func(string) string) func(string) string {
 // clean scrubs secrets from text that is logged.
 func (n *Notifier) clean(text string) string { return n.render.clean(text) }
 
-func defaultBackoff(attempt int) time.Duration {
-	if attempt < 1 {
-		attempt = 1
-	}
-	d := time.Second
-	for i := 1; i < attempt && d < time.Minute; i++ {
-		d *= 2
-	}
-	return min(d, time.Minute)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // Run consumes events and posts them until ctx ends; it then returns nil
 // after finishing (or handing back) the event in hand. It waits for the
 // stream DRIFTLESS_EVENTS to exist; it never gives up on Slack errors.
 // Run must not be called twice at once on the same Notifier.
 func (n *Notifier) Run(ctx context.Context) error {
-	st, err := n.setup(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
-	}
-	n.log.Info("slack notifier started", "durable", n.opts.Durable, "routes", len(n.routes))
-	failures := 0
-	for ctx.Err() == nil {
-		// One message per pull request, and a request that is never
-		// abandoned: it ends by itself after fetchWait, so no message is
-		// ever delivered to a client that stopped listening (it would sit
-		// unacknowledged until AckWait). Shutdown waits at most fetchWait.
-		batch, err := st.cons.Fetch(1, jetstream.FetchMaxWait(n.fetchWait))
-		if err == nil {
-			for msg := range batch.Messages() {
-				if ctx.Err() != nil {
-					_ = msg.Nak() // hand it back at once
-					continue
-				}
-				n.handle(ctx, st, msg)
-			}
-			err = batch.Error()
-		}
-		if err == nil || ctx.Err() != nil {
-			failures = 0
-			continue
-		}
-		failures++
-		n.log.Warn("slack notifier: fetch failed", "err", n.clean(err.Error()), "attempt", failures)
-		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
-			errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrNoResponders) {
-			// The consumer was deleted under us (a pull to a missing consumer
-			// has no responders): set it up again, with backoff inside.
-			if st, err = n.setup(ctx); err != nil {
-				break
-			}
-			continue
-		}
-		_ = n.sleep(ctx, n.backoff(failures))
-	}
-	n.log.Info("slack notifier stopped")
-	return nil
-}
-
-type consumerState struct {
-	cons  jetstream.Consumer
-	store *store
-}
-
-// setup opens the KV bucket and the durable consumer, retrying until ctx
-// ends (the stream may not exist yet when the notifier starts first).
-func (n *Notifier) setup(ctx context.Context) (*consumerState, error) {
-	for attempt := 1; ; attempt++ {
-		st, err := n.trySetup(ctx)
-		if err == nil {
-			return st, nil
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		n.log.Warn("slack notifier: waiting for JetStream", "err", n.clean(err.Error()), "attempt", attempt)
-		if err := n.sleep(ctx, n.backoff(attempt)); err != nil {
-			return nil, err
-		}
-	}
-}
-
-func (n *Notifier) trySetup(ctx context.Context) (*consumerState, error) {
-	kv, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      n.opts.Bucket,
-		Description: "driftless Slack notifier: messages posted per event, deploy and drift",
-		History:     1,
-		TTL:         n.opts.KeepFor,
-		Replicas:    max(n.opts.Replicas, 1),
+	return durable.Run(ctx, n.js, durable.Config{
+		Name:        "slack notifier",
+		Durable:     n.opts.Durable,
+		Description: "driftless Slack notifier",
+		Subjects:    []string{notify.SubjectPrefix + ".>"},
+		AckWait:     ackWait,
+		Bucket: &durable.Bucket{
+			Name:        n.opts.Bucket,
+			Description: "driftless Slack notifier: messages posted per event, deploy and drift",
+			TTL:         n.opts.KeepFor,
+			Replicas:    n.opts.Replicas,
+		},
+		Backoff:    n.backoff,
+		Handle:     n.handle,
+		Scrub:      n.clean,
+		StartAttrs: []any{"routes", len(n.routes)},
+		Log:        n.log,
+		FetchWait:  n.fetchWait,
 	})
-	if err != nil {
-		return nil, fmt.Errorf("open KV bucket %s: %w", n.opts.Bucket, err)
-	}
-	cons, err := n.js.CreateOrUpdateConsumer(ctx, notify.Stream, jetstream.ConsumerConfig{
-		Durable:       n.opts.Durable,
-		Description:   "driftless Slack notifier",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		MaxDeliver:    -1,
-		MaxAckPending: 1, // one event at a time, in order, across replicas
-		FilterSubject: notify.SubjectPrefix + ".>",
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create consumer %s on %s: %w", n.opts.Durable, notify.Stream, err)
-	}
-	return &consumerState{cons: cons, store: &store{kv: kv}}, nil
 }
 
-// handle delivers one event to every channel it routes to and settles the
-// message: ack when all went through, NakWithDelay when something may work
-// later, Term when it never will.
-func (n *Notifier) handle(ctx context.Context, st *consumerState, msg jetstream.Msg) {
+// errNotEvent drops a message that is not a driftless event.
+var errNotEvent = errors.New("not a driftless event")
+
+// handle delivers one event to every channel it routes to; its error
+// settles the message: nil (ack) when all went through, Retry when
+// something may work later, Drop when it never will.
+func (n *Notifier) handle(ctx context.Context, m *durable.Msg) error {
 	var ev notify.Event
-	if err := json.Unmarshal(msg.Data(), &ev); err != nil || ev.ID == "" || ev.Category() == "" {
-		n.log.Warn("slack notifier: dropping a message that is not a driftless event", "subject", msg.Subject())
-		_ = msg.Term()
-		return
+	if err := json.Unmarshal(m.Data(), &ev); err != nil || ev.ID == "" || ev.Category() == "" {
+		n.log.Warn("slack notifier: dropping a message that is not a driftless event", "subject", m.Subject())
+		return durable.Drop(errNotEvent)
 	}
 	attrs := []any{"event_id", ev.ID, "type", ev.Category() + "." + ev.Action(), "repo", ev.Data.Repo}
 	if ev.Data.App != "" {
@@ -343,23 +246,24 @@ func (n *Notifier) handle(ctx context.Context, st *consumerState, msg jetstream.
 		attrs = append(attrs, "deploy_id", ev.Data.DeployID)
 	}
 	log := n.log.With(attrs...)
+	m.Log = log
 	channels := n.route(ev)
 	if len(channels) == 0 {
-		n.settleAck(ctx, msg, log)
-		return
+		return nil
 	}
+	st := &store{kv: m.KV}
 	var worst *failure
 	for _, ch := range channels {
-		d := &delivery{n: n, ctx: ctx, msg: msg, ev: ev, route: ch, store: st.store, log: log.With("channel", ch)}
+		d := &delivery{n: n, ctx: ctx, msg: m, ev: ev, route: ch, store: st, log: log.With("channel", ch)}
 		err := d.run()
 		if err == nil {
 			continue
 		}
 		if errors.Is(err, errShutdown) {
-			// Hand the event back at once so a restarted notifier (or another
-			// replica) takes it up without waiting for AckWait.
-			_ = msg.Nak()
-			return
+			// Run's context ended: the kit hands the event back at once so a
+			// restarted notifier (or another replica) takes it up without
+			// waiting for AckWait.
+			return err
 		}
 		f := asFailure(err)
 		d.logFailure(f)
@@ -372,26 +276,13 @@ func (n *Notifier) handle(ctx context.Context, st *consumerState, msg jetstream.
 	}
 	switch {
 	case worst == nil:
-		n.settleAck(ctx, msg, log)
+		return nil
 	case worst.kind == failAuth:
-		_ = msg.NakWithDelay(n.opts.AuthRetry)
+		return durable.Retry(worst, n.opts.AuthRetry)
 	case worst.kind == failTransient:
-		attempt := 1
-		if md, err := msg.Metadata(); err == nil {
-			attempt = int(md.NumDelivered)
-		}
-		_ = msg.NakWithDelay(n.backoff(attempt))
+		return durable.Retry(worst, n.backoff(m.Attempt))
 	default: // channel or permanent: retrying cannot help
-		_ = msg.Term()
-	}
-}
-
-func (n *Notifier) settleAck(ctx context.Context, msg jetstream.Msg, log *slog.Logger) {
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := msg.DoubleAck(actx); err != nil {
-		// The event will come again; the KV record makes that a no-op.
-		log.Warn("slack notifier: ack failed", "err", n.clean(err.Error()))
+		return durable.Drop(worst)
 	}
 }
 

@@ -2,13 +2,11 @@ package slack
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/driftless/driftless/internal/kv"
 	"github.com/driftless/driftless/notify"
 )
 
@@ -18,7 +16,7 @@ import (
 //	deploy.<channel>.<deploy id>    → thread: the deploy's message
 //	drift.<channel>.<repo>.<app>    → thread: the app's latest drift message
 //
-// Key parts are escaped with escapeKeyPart so any channel name or id fits.
+// Key parts are escaped with kv.EscapeKeyPart so any channel name or id fits.
 // The notifier handles one event at a time (MaxAckPending 1), so plain Puts
 // are safe. The records outlive the process, which makes delivery
 // exactly-once across redeliveries, restarts and replays.
@@ -44,58 +42,28 @@ type thread struct {
 }
 
 func (st *store) get(ctx context.Context, key string, v any) (bool, error) {
-	e, err := st.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return false, nil
-	}
+	ok, err := kv.GetJSON(ctx, st.kv, key, v)
 	if err != nil {
-		return false, fmt.Errorf("slack store: get %s: %w", key, err)
+		return false, fmt.Errorf("slack store: %w", err)
 	}
-	if err := json.Unmarshal(e.Value(), v); err != nil {
-		return false, fmt.Errorf("slack store: decode %s: %w", key, err)
-	}
-	return true, nil
+	return ok, nil
 }
 
 func (st *store) put(ctx context.Context, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("slack store: encode %s: %w", key, err)
-	}
-	if _, err := st.kv.Put(ctx, key, b); err != nil {
-		return fmt.Errorf("slack store: put %s: %w", key, err)
+	if err := kv.PutJSON(ctx, st.kv, key, v); err != nil {
+		return fmt.Errorf("slack store: %w", err)
 	}
 	return nil
 }
 
 func eventKey(id, channel string) string {
-	return "event." + escapeKeyPart(id) + "." + escapeKeyPart(channel)
+	return "event." + kv.EscapeKeyPart(id) + "." + kv.EscapeKeyPart(channel)
 }
 
 func deployKey(channel, deployID string) string {
-	return "deploy." + escapeKeyPart(channel) + "." + escapeKeyPart(deployID)
+	return "deploy." + kv.EscapeKeyPart(channel) + "." + kv.EscapeKeyPart(deployID)
 }
 
 func driftKey(channel, repo, app string) string {
-	return "drift." + escapeKeyPart(channel) + "." + escapeKeyPart(repo) + "." + escapeKeyPart(app)
-}
-
-// escapeKeyPart makes s one KV key token: letters, digits, '-' and '_' stay,
-// every other byte becomes =XX (hex), so "#deploys" is "=23deploys". The
-// mapping is injective, so different names never share a key.
-func escapeKeyPart(s string) string {
-	if s == "" {
-		return "="
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
-			b.WriteByte(c)
-		default:
-			fmt.Fprintf(&b, "=%02X", c)
-		}
-	}
-	return b.String()
+	return "drift." + kv.EscapeKeyPart(channel) + "." + kv.EscapeKeyPart(repo) + "." + kv.EscapeKeyPart(app)
 }
