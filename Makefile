@@ -10,7 +10,7 @@ export GIT_CONFIG_NOSYSTEM := 1
 export CGO_ENABLED := 0
 
 # Packages with concurrency, run again under the race detector.
-RACE_PKGS := ./reconciler/... ./state/... ./notify/... ./internal/kv/... ./internal/natsd/... ./internal/api/... ./internal/redact/... ./sources/...
+RACE_PKGS := ./reconciler/... ./state/... ./notify/... ./internal/kv/... ./internal/natsd/... ./internal/api/... ./internal/redact/... ./sources/... ./driftpr/... ./preview/...
 
 FUZZTIME ?= 30s
 
