@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"regexp"
 	"sort"
 	"strings"
@@ -45,6 +44,9 @@ type App struct {
 
 	body      hcl.Body    // the block body less the shared attributes
 	refRanges []hcl.Range // expressions that reference outputs
+	reads     *reads      // what evaluating the block read of the tree (see Reload)
+	warns     hcl.Diagnostics
+	src       blockSrc
 }
 
 // Desired is the desired state of one revision.
@@ -54,6 +56,9 @@ type Desired struct {
 	Apps  map[string]*App
 	Order []string // dependency order: every app after the apps it depends on
 	Files []string // manifest files read, repo-relative
+
+	loader *Loader
+	parsed map[string]parsedFile // by name, for Reload
 }
 
 // Loader decodes manifests with a fixed set of appliers.
@@ -91,15 +96,18 @@ var commonSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 // root) of tree and decodes it. Any error rejects the revision: the
 // returned diagnostics then contain every problem found. Evaluation is
 // bounded by l.Limits; a panic while evaluating is an error too.
-func (l *Loader) Load(repo string, tree fs.FS, dir string) (_ *Desired, diags hcl.Diagnostics) {
+func (l *Loader) Load(repo string, tree fs.FS, dir string) (*Desired, hcl.Diagnostics) {
+	return l.load(repo, tree, dir, nil)
+}
+
+// load is Load, taking what r allows from the previous revision (nil:
+// nothing).
+func (l *Loader) load(repo string, tree fs.FS, dir string, r *reuser) (_ *Desired, diags hcl.Diagnostics) {
 	defer recoverDiag(&diags, "the manifests", nil)
-	dir = strings.Trim(path.Clean("/"+dir), "/")
-	if dir == "" {
-		dir = "."
-	}
-	d := &Desired{Repo: repo, Dir: dir, Apps: map[string]*App{}}
+	dir = cleanDir(dir)
+	d := &Desired{Repo: repo, Dir: dir, Apps: map[string]*App{}, loader: l, parsed: map[string]parsedFile{}}
 	b := newBudget(l.Limits)
-	files, diags := l.readFiles(tree, dir, b)
+	files, diags := l.readFiles(tree, dir, b, r)
 	var blocks []*hcl.Block
 	schema := &hcl.BodySchema{}
 	for _, k := range l.names {
@@ -107,6 +115,7 @@ func (l *Loader) Load(repo string, tree fs.FS, dir string) (_ *Desired, diags hc
 	}
 	for _, f := range files {
 		d.Files = append(d.Files, f.name)
+		d.parsed[f.name] = f
 		content, cdiags := f.file.Body.Content(schema)
 		for _, cd := range cdiags {
 			if cd.Summary == "Unsupported block type" {
@@ -129,7 +138,8 @@ func (l *Loader) Load(repo string, tree fs.FS, dir string) (_ *Desired, diags hc
 				Subject: b.LabelRanges[0].Ptr()})
 			continue
 		}
-		d.Apps[name] = &App{Name: name, Kind: b.Type, File: b.DefRange.Filename, DefRange: b.DefRange}
+		d.Apps[name] = &App{Name: name, Kind: b.Type, File: b.DefRange.Filename, DefRange: b.DefRange, reads: &reads{},
+			src: blockSource(d.parsed[b.DefRange.Filename].file, b)}
 	}
 	byName := map[string]*hcl.Block{}
 	for _, b := range blocks {
@@ -137,15 +147,22 @@ func (l *Loader) Load(repo string, tree fs.FS, dir string) (_ *Desired, diags hc
 			byName[a.Name] = b
 		}
 	}
-	ectx := l.evalContext(tree, d, nil, b)
+	trace := &tracingFS{FS: tree}
+	ectx := l.evalContext(trace, d, nil, b)
+	reused := map[string]*App{}
 	for _, name := range sortedKeys(d.Apps) {
+		if p := r.app(d.Apps[name]); p != nil {
+			reused[name] = p // evaluated before, to the same result
+		}
+		trace.cur = d.Apps[name].reads
 		// Count the for expressions first: prepare and Decode evaluate.
-		if sb, ok := byName[name].Body.(*hclsyntax.Body); ok {
+		if sb, ok := byName[name].Body.(*hclsyntax.Body); ok && reused[name] == nil {
 			if fdiags := checkFors(sb, ectx, b); fdiags.HasErrors() {
 				diags = append(diags, fdiags...)
 				continue // no body: not decoded
 			}
 		}
+		trace.cur = nil
 		diags = append(diags, l.prepare(d, d.Apps[name], byName[name])...)
 	}
 	if !diags.HasErrors() {
@@ -160,13 +177,27 @@ func (l *Loader) Load(repo string, tree fs.FS, dir string) (_ *Desired, diags hc
 		if a.body == nil {
 			continue
 		}
+		if p := reused[name]; p != nil {
+			a.Spec, a.reads, a.warns = p.Spec, p.reads, p.warns
+			diags = append(diags, a.warns...)
+			if sameApp(a, p) {
+				d.Apps[name] = p
+			}
+			continue
+		}
 		if tdiags := b.timeDiag(a.DefRange); tdiags.HasErrors() {
 			diags = append(diags, tdiags...)
 			break
 		}
-		spec, sdiags := l.decode(appliers.DecodeContext{Repo: repo, App: name, Tree: tree, Eval: ectx, Block: a.DefRange}, a)
-		diags = append(diags, dropInRanges(sdiags, a.refRanges)...)
-		a.Spec = spec
+		trace.cur = a.reads
+		spec, sdiags := l.decode(appliers.DecodeContext{Repo: repo, App: name, Tree: trace, Eval: ectx, Block: a.DefRange}, a)
+		trace.cur = nil
+		sdiags = dropInRanges(sdiags, a.refRanges)
+		diags = append(diags, sdiags...)
+		a.Spec, a.warns = spec, sdiags
+		if !sdiags.HasErrors() {
+			finish(tree, a.reads)
+		}
 	}
 	// HCL reports some problems in map order: sort them for stable output.
 	stableSuggestions(diags)
@@ -178,39 +209,13 @@ func (l *Loader) Load(repo string, tree fs.FS, dir string) (_ *Desired, diags hc
 	return d, diags
 }
 
-// Decode decodes app again with the outputs of the apps it references
-// known: outputs maps app name → output name → value (see OutputValues).
-// An output that is missing is an error at the referencing expression.
-// Evaluation is bounded by l.Limits (counted afresh); a panic while
-// decoding is an error too.
-func (l *Loader) Decode(repo string, tree fs.FS, d *Desired, app *App, outputs map[string]map[string]cty.Value) (spec appliers.Spec, diags hcl.Diagnostics) {
-	if len(app.Refs) == 0 && app.Spec != nil {
-		return app.Spec, nil
-	}
-	defer recoverDiag(&diags, fmt.Sprintf("%s %q", app.Kind, app.Name), app.DefRange.Ptr())
-	b := newBudget(l.Limits)
-	ectx := l.evalContext(tree, d, outputs, b)
-	if sb, ok := app.body.(*hclsyntax.Body); ok {
-		// Now that the outputs are known, count the for expressions over
-		// them too.
-		if diags = checkFors(sb, ectx, b); diags.HasErrors() {
-			sortDiagnostics(diags)
-			return nil, diags
-		}
-	}
-	spec, diags = l.decode(appliers.DecodeContext{Repo: repo, App: app.Name, Tree: tree, Eval: ectx, Block: app.DefRange}, app)
-	stableSuggestions(diags)
-	sortDiagnostics(diags)
-	diags = capDiagnostics(diags)
-	return spec, diags
-}
-
 type parsedFile struct {
-	name string
-	file *hcl.File
+	name  string
+	file  *hcl.File
+	diags hcl.Diagnostics // the warnings of parsing it
 }
 
-func (l *Loader) readFiles(tree fs.FS, dir string, b *budget) ([]parsedFile, hcl.Diagnostics) {
+func (l *Loader) readFiles(tree fs.FS, dir string, b *budget, r *reuser) ([]parsedFile, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	var names []string
 	err := fs.WalkDir(tree, dir, func(p string, de fs.DirEntry, err error) error {
@@ -246,6 +251,11 @@ func (l *Loader) readFiles(tree fs.FS, dir string, b *budget) ([]parsedFile, hcl
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unreadable manifest file", Detail: fmt.Sprintf("%s: %v", n, err)})
 			continue
 		}
+		if f, ok := r.file(n, src); ok {
+			diags = append(diags, f.diags...)
+			files = append(files, f)
+			continue
+		}
 		if ndiags := checkNesting(src, n); ndiags.HasErrors() {
 			diags = append(diags, ndiags...)
 			continue
@@ -256,7 +266,7 @@ func (l *Loader) readFiles(tree fs.FS, dir string, b *budget) ([]parsedFile, hcl
 		}
 		diags = append(diags, pdiags...)
 		if f != nil && !pdiags.HasErrors() {
-			files = append(files, parsedFile{name: n, file: f})
+			files = append(files, parsedFile{name: n, file: f, diags: pdiags})
 		}
 	}
 	if len(names) == 0 && !diags.HasErrors() {
@@ -474,20 +484,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
-}
-
-// decode hands app's body to its applier, turning a panic into an error
-// at the block.
-func (l *Loader) decode(dc appliers.DecodeContext, app *App) (spec appliers.Spec, diags hcl.Diagnostics) {
-	defer recoverDiag(&diags, fmt.Sprintf("%s %q", app.Kind, app.Name), app.DefRange.Ptr())
-	return l.kinds[app.Kind].Decode(dc, app.body)
-}
-
-// recoverDiag, deferred, turns a panic into an error diagnostic about
-// what, at subject (if any), appended to *diags.
-func recoverDiag(diags *hcl.Diagnostics, what string, subject *hcl.Range) {
-	if r := recover(); r != nil {
-		*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Internal error",
-			Detail: fmt.Sprintf("Internal error evaluating %s: %v.", what, r), Subject: subject})
-	}
 }

@@ -318,6 +318,41 @@ func specHash(kind string, spec appliers.Spec) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// specHashOf is specHash of app's spec. The spec of an app without
+// references is its load-time one, fixed with the *manifest.App: its hash
+// is remembered, and an app the next revision did not decode again
+// (manifest.Loader.Reload reuses the *App) is not hashed again either.
+func (rs *repoState) specHashOf(app *manifest.App, spec appliers.Spec) string {
+	if len(app.Refs) > 0 || app.Spec == nil {
+		return specHash(app.Kind, spec)
+	}
+	rs.fmu.Lock()
+	h, ok := rs.hashes[app]
+	rs.fmu.Unlock()
+	if ok {
+		return h
+	}
+	h = specHash(app.Kind, app.Spec)
+	rs.fmu.Lock()
+	if rs.hashes == nil {
+		rs.hashes = map[*manifest.App]string{}
+	}
+	rs.hashes[app] = h
+	rs.fmu.Unlock()
+	return h
+}
+
+// keepHashes forgets the remembered spec hashes of apps not in d.
+func (rs *repoState) keepHashes(d *manifest.Desired) {
+	rs.fmu.Lock()
+	defer rs.fmu.Unlock()
+	for app := range rs.hashes {
+		if d.Apps[app.Name] != app {
+			delete(rs.hashes, app)
+		}
+	}
+}
+
 func clearFailure(s *state.AppState) {
 	s.LastError, s.FailedRevision, s.FailedSpecHash, s.Attempts, s.RetryAt = "", "", "", 0, time.Time{}
 }

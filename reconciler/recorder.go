@@ -39,8 +39,13 @@ type recorder struct {
 }
 
 func (c *Controller) recorderFor(repo, app string) *recorder {
-	return &recorder{c: c, repo: repo, app: app, st: state.AppState{Repo: repo, App: app},
-		log: c.log.With("repo", repo, "app", app)}
+	return c.recorderLogging(repo, app, c.log.With("repo", repo, "app", app))
+}
+
+// recorderLogging is recorderFor with the logger given (which names the
+// repo and the app).
+func (c *Controller) recorderLogging(repo, app string, log *slog.Logger) *recorder {
+	return &recorder{c: c, repo: repo, app: app, st: state.AppState{Repo: repo, App: app}, log: log}
 }
 
 // load reads the app's state, as it stands given what is remembered of

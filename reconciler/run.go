@@ -80,10 +80,9 @@ var steps = []step{
 
 // reconcileApp runs the steps for app at the repo's current revision.
 func (c *Controller) reconcileApp(ctx context.Context, rs *repoState, d *manifest.Desired, rev *sources.Revision, app *manifest.App) (out outcome) {
-	r := &appRun{c: c, rs: rs, head: rev, app: app, d: d, rev: rev,
-		rec: c.recorderFor(rs.cfg.Name, app.Name),
-		log: c.log.With("repo", rs.cfg.Name, "app", app.Name, "revision", rev.SHA)}
-	r.rec.log = r.log
+	log := c.log.With("repo", rs.cfg.Name, "app", app.Name, "revision", rev.SHA)
+	r := &appRun{c: c, rs: rs, head: rev, app: app, d: d, rev: rev, log: log,
+		rec: c.recorderLogging(rs.cfg.Name, app.Name, log)}
 	defer func() {
 		if p := recover(); p != nil {
 			out = outcomeBlocked
@@ -166,7 +165,7 @@ func (r *appRun) decodeSpec(ctx context.Context) verdict {
 	}
 	r.spec, r.derr = r.c.decode(ctx, r.rs, r.d, r.rev, r.app)
 	if r.derr == nil {
-		r.hash = specHash(r.app.Kind, r.spec)
+		r.hash = r.rs.specHashOf(r.app, r.spec)
 	}
 	return next
 }
