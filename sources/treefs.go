@@ -238,7 +238,9 @@ func (f linkFS) Lstat(name string) (fs.FileInfo, error) {
 	return info, nil
 }
 
-// ReadLink returns the target of the symbolic link name, as recorded.
+// ReadLink returns the target of the symbolic link name, as recorded (an
+// absolute target of a tree on disk reads as "/": it leads outside the
+// repository, and the host's paths are not told).
 func (f linkFS) ReadLink(name string) (string, error) {
 	if !fs.ValidPath(name) {
 		return "", pathErr("readlink", name, fs.ErrInvalid)
