@@ -43,6 +43,7 @@ func (c *Controller) reconcileApps(ctx context.Context, rs *repoState) {
 	rev, d := rs.current()
 	rs.pass = passRecord{rev: rev.SHA, at: c.opt.Now()}
 	c.refreshMarks(ctx, rs)
+	mem := c.beginPass(ctx, rs)
 	done := make(map[string]chan struct{}, len(d.Apps))
 	results := make(map[string]outcome, len(d.Apps))
 	var mu sync.Mutex
@@ -66,7 +67,7 @@ func (c *Controller) reconcileApps(ctx context.Context, rs *repoState) {
 				mu.Unlock()
 				if r != outcomeReady {
 					res = outcomeBlocked
-					c.markBlocked(ctx, rs, rev, app, dep)
+					c.markBlocked(ctx, rs, rev, app, dep, mem)
 					return
 				}
 			}
@@ -77,10 +78,11 @@ func (c *Controller) reconcileApps(ctx context.Context, rs *repoState) {
 				return
 			}
 			defer func() { <-sem }()
-			res = c.reconcileApp(ctx, rs, d, rev, app)
+			res = c.reconcileApp(ctx, rs, d, rev, app, mem)
 		}()
 	}
 	wg.Wait()
+	c.endPass(ctx, mem, d, ctx.Err() == nil)
 	if ctx.Err() != nil {
 		return
 	}
@@ -129,9 +131,10 @@ func (c *Controller) settle(ctx context.Context, rs *repoState, last state.Recon
 	rs.marks.Store(&m)
 }
 
-func (c *Controller) markBlocked(ctx context.Context, rs *repoState, rev *sources.Revision, app *manifest.App, dep string) {
+func (c *Controller) markBlocked(ctx context.Context, rs *repoState, rev *sources.Revision, app *manifest.App, dep string, mem *passMemory) {
 	msg := fmt.Sprintf("waiting for dependency %q", dep)
 	rec := c.recorderFor(rs.cfg.Name, app.Name)
+	rec.mem = mem
 	if err := rec.load(ctx); err != nil {
 		return
 	}

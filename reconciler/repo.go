@@ -44,6 +44,7 @@ type repoState struct {
 	loaded    map[string]*manifest.Desired // older revisions' desired state (guarded by fmu)
 	diffs     map[[2]string][]string       // changed paths between two revisions, never modified (guarded by fmu)
 	hashes    map[*manifest.App]string     // spec hashes of apps without references (guarded by fmu; see specHashOf)
+	mem       *passMemory                  // what the passes know of the stored states (set by the loop goroutine)
 	lease     *heldLease                   // the repo lease, when this replica holds it (loop goroutine only)
 	follower  bool                         // another replica holds the repo lease (logged once)
 	started   time.Time                    // first drift scans are one interval after start

@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -20,6 +21,16 @@ type countingStore struct {
 func (s *countingStore) Get(ctx context.Context, repo, app string) (state.AppState, error) {
 	s.reads.Add(1)
 	return s.Store.Get(ctx, repo, app)
+}
+
+// LastRevision is state.Sequenced, when the store wrapped is (one read).
+func (s *countingStore) LastRevision(ctx context.Context) (uint64, error) {
+	s.reads.Add(1)
+	seq, ok := s.Store.(state.Sequenced)
+	if !ok {
+		return 0, errors.New("the store wrapped tells no revision")
+	}
+	return seq.LastRevision(ctx)
 }
 
 func (s *countingStore) List(ctx context.Context) ([]state.AppState, error) {

@@ -152,6 +152,11 @@ func (s *KVStore) List(ctx context.Context) ([]AppState, error) {
 	return out, nil
 }
 
+// LastRevision is the state bucket's newest revision (see Sequenced).
+func (s *KVStore) LastRevision(ctx context.Context) (uint64, error) {
+	return s.state.LastRevision(ctx)
+}
+
 func (s *KVStore) Delete(ctx context.Context, repo, app string) error {
 	s.mu.Lock()
 	delete(s.decoded, kv.Key(repo, app))
