@@ -1,12 +1,12 @@
 package manifest
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -59,6 +59,7 @@ type Desired struct {
 
 	loader *Loader
 	parsed map[string]parsedFile // by name, for Reload
+	vars   map[string]cty.Value  // the load's variables (outputs unknown), for Reload
 }
 
 // Loader decodes manifests with a fixed set of appliers.
@@ -148,16 +149,30 @@ func (l *Loader) load(repo string, tree fs.FS, dir string, r *reuser) (_ *Desire
 		}
 	}
 	trace := &tracingFS{FS: tree}
-	ectx := l.evalContext(trace, d, nil, b)
+	sameSet := r.sameApps(d)
+	ectx := sync.OnceValue(func() *hcl.EvalContext {
+		if sameSet && r.prev.vars != nil {
+			d.vars = r.prev.vars // the same apps: the same variables
+		} else {
+			d.vars = l.variables(d, nil)
+		}
+		return &hcl.EvalContext{Variables: d.vars, Functions: functions(trace, b)}
+	})
 	reused := map[string]*App{}
-	for _, name := range sortedKeys(d.Apps) {
+	names := sortedKeys(d.Apps)
+	for _, name := range names {
 		if p := r.app(d.Apps[name]); p != nil {
 			reused[name] = p // evaluated before, to the same result
+			if sameSet {
+				// The same block among the same apps: prepared alike.
+				d.Apps[name] = p
+				continue
+			}
 		}
 		trace.cur = d.Apps[name].reads
 		// Count the for expressions first: prepare and Decode evaluate.
 		if sb, ok := byName[name].Body.(*hclsyntax.Body); ok && reused[name] == nil {
-			if fdiags := checkFors(sb, ectx, b); fdiags.HasErrors() {
+			if fdiags := checkFors(sb, ectx(), b); fdiags.HasErrors() {
 				diags = append(diags, fdiags...)
 				continue // no body: not decoded
 			}
@@ -165,23 +180,29 @@ func (l *Loader) load(repo string, tree fs.FS, dir string, r *reuser) (_ *Desire
 		trace.cur = nil
 		diags = append(diags, l.prepare(d, d.Apps[name], byName[name])...)
 	}
-	if !diags.HasErrors() {
+	switch {
+	case diags.HasErrors():
+	case r.sameOrder(d):
+		d.Order = r.prev.Order
+	default:
 		order, gdiags := topoOrder(d)
 		diags = append(diags, gdiags...)
 		d.Order = order
 	}
 	// Decode every block even when something else is wrong, so that one
 	// pass reports every problem.
-	for _, name := range sortedKeys(d.Apps) {
+	for _, name := range names {
 		a := d.Apps[name]
 		if a.body == nil {
 			continue
 		}
 		if p := reused[name]; p != nil {
-			a.Spec, a.reads, a.warns = p.Spec, p.reads, p.warns
-			diags = append(diags, a.warns...)
-			if sameApp(a, p) {
-				d.Apps[name] = p
+			diags = append(diags, p.warns...)
+			if a != p {
+				a.Spec, a.reads, a.warns = p.Spec, p.reads, p.warns
+				if sameApp(a, p) {
+					d.Apps[name] = p
+				}
 			}
 			continue
 		}
@@ -190,7 +211,7 @@ func (l *Loader) load(repo string, tree fs.FS, dir string, r *reuser) (_ *Desire
 			break
 		}
 		trace.cur = a.reads
-		spec, sdiags := l.decode(appliers.DecodeContext{Repo: repo, App: name, Tree: trace, Eval: ectx, Block: a.DefRange}, a)
+		spec, sdiags := l.decode(appliers.DecodeContext{Repo: repo, App: name, Tree: trace, Eval: ectx(), Block: a.DefRange}, a)
 		trace.cur = nil
 		sdiags = dropInRanges(sdiags, a.refRanges)
 		diags = append(diags, sdiags...)
@@ -206,73 +227,10 @@ func (l *Loader) load(repo string, tree fs.FS, dir string, r *reuser) (_ *Desire
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	if d.vars == nil && sameSet {
+		d.vars = r.prev.vars
+	}
 	return d, diags
-}
-
-type parsedFile struct {
-	name  string
-	file  *hcl.File
-	diags hcl.Diagnostics // the warnings of parsing it
-}
-
-func (l *Loader) readFiles(tree fs.FS, dir string, b *budget, r *reuser) ([]parsedFile, hcl.Diagnostics) {
-	var diags hcl.Diagnostics
-	var names []string
-	err := fs.WalkDir(tree, dir, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unreadable manifest path", Detail: fmt.Sprintf("%s: %v", p, err)})
-			if de != nil && de.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if de.IsDir() && p != dir && strings.HasPrefix(de.Name(), ".") {
-			return fs.SkipDir
-		}
-		if !de.IsDir() && strings.HasSuffix(p, ".hcl") {
-			names = append(names, p)
-		}
-		return nil
-	})
-	if err != nil {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unreadable manifest directory", Detail: fmt.Sprintf("%s: %v", dir, err)})
-	}
-	sort.Strings(names)
-	var files []parsedFile
-	for _, n := range names {
-		src, err := readLimited(tree, n, b)
-		if limit := (*limitError)(nil); errors.As(err, &limit) {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Manifest too large",
-				Detail:  upperFirst(limit.msg) + ".",
-				Subject: &hcl.Range{Filename: n, Start: hcl.InitialPos, End: hcl.InitialPos}})
-			continue
-		}
-		if err != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unreadable manifest file", Detail: fmt.Sprintf("%s: %v", n, err)})
-			continue
-		}
-		if f, ok := r.file(n, src); ok {
-			diags = append(diags, f.diags...)
-			files = append(files, f)
-			continue
-		}
-		if ndiags := checkNesting(src, n); ndiags.HasErrors() {
-			diags = append(diags, ndiags...)
-			continue
-		}
-		f, pdiags := hclsyntax.ParseConfig(src, n, hcl.InitialPos)
-		if f != nil && !pdiags.HasErrors() {
-			pdiags = append(pdiags, checkLiterals(f)...)
-		}
-		diags = append(diags, pdiags...)
-		if f != nil && !pdiags.HasErrors() {
-			files = append(files, parsedFile{name: n, file: f, diags: pdiags})
-		}
-	}
-	if len(names) == 0 && !diags.HasErrors() {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "No manifests", Detail: fmt.Sprintf("No *.hcl files under %q.", dir)})
-	}
-	return files, diags
 }
 
 // prepare splits off the shared attributes, resolves depends_on and finds
@@ -408,6 +366,11 @@ func (l *Loader) walkRefs(d *Desired, a *App, body *hclsyntax.Body, top bool, re
 // evalContext builds the variables for references: KIND.NAME.outputs for
 // every declared app of a kind with outputs. Outputs not given are unknown.
 func (l *Loader) evalContext(tree fs.FS, d *Desired, outputs map[string]map[string]cty.Value, b *budget) *hcl.EvalContext {
+	return &hcl.EvalContext{Variables: l.variables(d, outputs), Functions: functions(tree, b)}
+}
+
+// variables are evalContext's.
+func (l *Loader) variables(d *Desired, outputs map[string]map[string]cty.Value) map[string]cty.Value {
 	vars := map[string]cty.Value{}
 	perKind := map[string]map[string]cty.Value{}
 	for name, a := range d.Apps {
@@ -429,7 +392,7 @@ func (l *Loader) evalContext(tree fs.FS, d *Desired, outputs map[string]map[stri
 	for k, apps := range perKind {
 		vars[k] = cty.ObjectVal(apps)
 	}
-	return &hcl.EvalContext{Variables: vars, Functions: functions(tree, b)}
+	return vars
 }
 
 // decodeAttr decodes a shared attribute (literal values only) into target.

@@ -113,6 +113,36 @@ func (r *reuser) app(a *App) *App {
 	return p
 }
 
+// sameApps reports whether d declares the apps (names and kinds) that
+// the previous revision did: then an app's references and dependencies
+// resolve as they did.
+func (r *reuser) sameApps(d *Desired) bool {
+	if r == nil || len(r.prev.Apps) != len(d.Apps) {
+		return false
+	}
+	for name, a := range d.Apps {
+		if p, ok := r.prev.Apps[name]; !ok || p.Kind != a.Kind {
+			return false
+		}
+	}
+	return true
+}
+
+// sameOrder reports whether d's apps depend on each other as the
+// previous revision's did (same apps, same dependencies): then their
+// order is the same.
+func (r *reuser) sameOrder(d *Desired) bool {
+	if !r.sameApps(d) || r.prev.Order == nil {
+		return false
+	}
+	for name, a := range d.Apps {
+		if p := r.prev.Apps[name]; a != p && !equalStrings(a.DependsOn, p.DependsOn) {
+			return false
+		}
+	}
+	return true
+}
+
 // touched reports whether a changed path is p, lies under p, or is a
 // directory above p (replaced by a file or a link).
 func (r *reuser) touched(p string) bool {

@@ -87,7 +87,7 @@ var steps = []step{
 // a run that does not end there with nothing to do runs again from the
 // stored state.
 func (c *Controller) reconcileApp(ctx context.Context, rs *repoState, d *manifest.Desired, rev *sources.Revision, app *manifest.App, mem *passMemory) outcome {
-	log := c.log.With("repo", rs.cfg.Name, "app", app.Name, "revision", rev.SHA)
+	log := lazyLogger(c.log, slog.String("repo", rs.cfg.Name), slog.String("app", app.Name), slog.String("revision", rev.SHA))
 	out, more := c.runSteps(ctx, rs, d, rev, app, mem, log, true)
 	if more {
 		out, _ = c.runSteps(ctx, rs, d, rev, app, mem, log, false)
