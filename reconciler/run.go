@@ -88,18 +88,22 @@ var steps = []step{
 // stored state.
 func (c *Controller) reconcileApp(ctx context.Context, rs *repoState, d *manifest.Desired, rev *sources.Revision, app *manifest.App, mem *passMemory) outcome {
 	log := lazyLogger(c.log, slog.String("repo", rs.cfg.Name), slog.String("app", app.Name), slog.String("revision", rev.SHA))
-	out, more := c.runSteps(ctx, rs, d, rev, app, mem, log, true)
+	newRun := func(recall bool) *appRun {
+		r := &appRun{c: c, rs: rs, head: rev, app: app, d: d, rev: rev, log: log, recall: recall,
+			rec: c.recorderLogging(rs.cfg.Name, app.Name, log)}
+		r.rec.mem = mem
+		return r
+	}
+	out, more := newRun(true).runSteps(ctx)
 	if more {
-		out, _ = c.runSteps(ctx, rs, d, rev, app, mem, log, false)
+		out, _ = newRun(false).runSteps(ctx)
 	}
 	return out
 }
 
-func (c *Controller) runSteps(ctx context.Context, rs *repoState, d *manifest.Desired, rev *sources.Revision, app *manifest.App,
-	mem *passMemory, log *slog.Logger, recall bool) (out outcome, more bool) {
-	r := &appRun{c: c, rs: rs, head: rev, app: app, d: d, rev: rev, log: log, recall: recall,
-		rec: c.recorderLogging(rs.cfg.Name, app.Name, log)}
-	r.rec.mem = mem
+// runSteps runs the steps in order until one ends the run; more asks for
+// the run to be made again from the stored state (see freshState).
+func (r *appRun) runSteps(ctx context.Context) (out outcome, more bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			out, more = outcomeBlocked, false
