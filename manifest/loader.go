@@ -1,13 +1,12 @@
 package manifest
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -45,6 +44,9 @@ type App struct {
 
 	body      hcl.Body    // the block body less the shared attributes
 	refRanges []hcl.Range // expressions that reference outputs
+	reads     *reads      // what evaluating the block read of the tree (see Reload)
+	warns     hcl.Diagnostics
+	src       blockSrc
 }
 
 // Desired is the desired state of one revision.
@@ -54,6 +56,10 @@ type Desired struct {
 	Apps  map[string]*App
 	Order []string // dependency order: every app after the apps it depends on
 	Files []string // manifest files read, repo-relative
+
+	loader *Loader
+	parsed map[string]parsedFile // by name, for Reload
+	vars   map[string]cty.Value  // the load's variables (outputs unknown), for Reload
 }
 
 // Loader decodes manifests with a fixed set of appliers.
@@ -91,15 +97,18 @@ var commonSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 // root) of tree and decodes it. Any error rejects the revision: the
 // returned diagnostics then contain every problem found. Evaluation is
 // bounded by l.Limits; a panic while evaluating is an error too.
-func (l *Loader) Load(repo string, tree fs.FS, dir string) (_ *Desired, diags hcl.Diagnostics) {
+func (l *Loader) Load(repo string, tree fs.FS, dir string) (*Desired, hcl.Diagnostics) {
+	return l.load(repo, tree, dir, nil)
+}
+
+// load is Load, taking what r allows from the previous revision (nil:
+// nothing).
+func (l *Loader) load(repo string, tree fs.FS, dir string, r *reuser) (_ *Desired, diags hcl.Diagnostics) {
 	defer recoverDiag(&diags, "the manifests", nil)
-	dir = strings.Trim(path.Clean("/"+dir), "/")
-	if dir == "" {
-		dir = "."
-	}
-	d := &Desired{Repo: repo, Dir: dir, Apps: map[string]*App{}}
+	dir = cleanDir(dir)
+	d := &Desired{Repo: repo, Dir: dir, Apps: map[string]*App{}, loader: l, parsed: map[string]parsedFile{}}
 	b := newBudget(l.Limits)
-	files, diags := l.readFiles(tree, dir, b)
+	files, diags := l.readFiles(tree, dir, b, r)
 	var blocks []*hcl.Block
 	schema := &hcl.BodySchema{}
 	for _, k := range l.names {
@@ -107,6 +116,7 @@ func (l *Loader) Load(repo string, tree fs.FS, dir string) (_ *Desired, diags hc
 	}
 	for _, f := range files {
 		d.Files = append(d.Files, f.name)
+		d.parsed[f.name] = f
 		content, cdiags := f.file.Body.Content(schema)
 		for _, cd := range cdiags {
 			if cd.Summary == "Unsupported block type" {
@@ -129,7 +139,8 @@ func (l *Loader) Load(repo string, tree fs.FS, dir string) (_ *Desired, diags hc
 				Subject: b.LabelRanges[0].Ptr()})
 			continue
 		}
-		d.Apps[name] = &App{Name: name, Kind: b.Type, File: b.DefRange.Filename, DefRange: b.DefRange}
+		d.Apps[name] = &App{Name: name, Kind: b.Type, File: b.DefRange.Filename, DefRange: b.DefRange, reads: &reads{},
+			src: blockSource(d.parsed[b.DefRange.Filename].file, b)}
 	}
 	byName := map[string]*hcl.Block{}
 	for _, b := range blocks {
@@ -137,36 +148,77 @@ func (l *Loader) Load(repo string, tree fs.FS, dir string) (_ *Desired, diags hc
 			byName[a.Name] = b
 		}
 	}
-	ectx := l.evalContext(tree, d, nil, b)
-	for _, name := range sortedKeys(d.Apps) {
+	trace := &tracingFS{FS: tree}
+	sameSet := r.sameApps(d)
+	ectx := sync.OnceValue(func() *hcl.EvalContext {
+		if sameSet && r.prev.vars != nil {
+			d.vars = r.prev.vars // the same apps: the same variables
+		} else {
+			d.vars = l.variables(d, nil)
+		}
+		return &hcl.EvalContext{Variables: d.vars, Functions: functions(trace, b)}
+	})
+	reused := map[string]*App{}
+	names := sortedKeys(d.Apps)
+	for _, name := range names {
+		if p := r.app(d.Apps[name]); p != nil {
+			reused[name] = p // evaluated before, to the same result
+			if sameSet {
+				// The same block among the same apps: prepared alike.
+				d.Apps[name] = p
+				continue
+			}
+		}
+		trace.cur = d.Apps[name].reads
 		// Count the for expressions first: prepare and Decode evaluate.
-		if sb, ok := byName[name].Body.(*hclsyntax.Body); ok {
-			if fdiags := checkFors(sb, ectx, b); fdiags.HasErrors() {
+		if sb, ok := byName[name].Body.(*hclsyntax.Body); ok && reused[name] == nil {
+			if fdiags := checkFors(sb, ectx(), b); fdiags.HasErrors() {
 				diags = append(diags, fdiags...)
 				continue // no body: not decoded
 			}
 		}
+		trace.cur = nil
 		diags = append(diags, l.prepare(d, d.Apps[name], byName[name])...)
 	}
-	if !diags.HasErrors() {
+	switch {
+	case diags.HasErrors():
+	case r.sameOrder(d):
+		d.Order = r.prev.Order
+	default:
 		order, gdiags := topoOrder(d)
 		diags = append(diags, gdiags...)
 		d.Order = order
 	}
 	// Decode every block even when something else is wrong, so that one
 	// pass reports every problem.
-	for _, name := range sortedKeys(d.Apps) {
+	for _, name := range names {
 		a := d.Apps[name]
 		if a.body == nil {
+			continue
+		}
+		if p := reused[name]; p != nil {
+			diags = append(diags, p.warns...)
+			if a != p {
+				a.Spec, a.reads, a.warns = p.Spec, p.reads, p.warns
+				if sameApp(a, p) {
+					d.Apps[name] = p
+				}
+			}
 			continue
 		}
 		if tdiags := b.timeDiag(a.DefRange); tdiags.HasErrors() {
 			diags = append(diags, tdiags...)
 			break
 		}
-		spec, sdiags := l.decode(appliers.DecodeContext{Repo: repo, App: name, Tree: tree, Eval: ectx, Block: a.DefRange}, a)
-		diags = append(diags, dropInRanges(sdiags, a.refRanges)...)
-		a.Spec = spec
+		trace.cur = a.reads
+		spec, sdiags := l.decode(appliers.DecodeContext{Repo: repo, App: name, Tree: trace, Eval: ectx(), Block: a.DefRange}, a)
+		trace.cur = nil
+		sdiags = dropInRanges(sdiags, a.refRanges)
+		diags = append(diags, sdiags...)
+		a.Spec, a.warns = spec, sdiags
+		if !sdiags.HasErrors() {
+			finish(tree, a.reads)
+		}
 	}
 	// HCL reports some problems in map order: sort them for stable output.
 	stableSuggestions(diags)
@@ -175,94 +227,10 @@ func (l *Loader) Load(repo string, tree fs.FS, dir string) (_ *Desired, diags hc
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	if d.vars == nil && sameSet {
+		d.vars = r.prev.vars
+	}
 	return d, diags
-}
-
-// Decode decodes app again with the outputs of the apps it references
-// known: outputs maps app name → output name → value (see OutputValues).
-// An output that is missing is an error at the referencing expression.
-// Evaluation is bounded by l.Limits (counted afresh); a panic while
-// decoding is an error too.
-func (l *Loader) Decode(repo string, tree fs.FS, d *Desired, app *App, outputs map[string]map[string]cty.Value) (spec appliers.Spec, diags hcl.Diagnostics) {
-	if len(app.Refs) == 0 && app.Spec != nil {
-		return app.Spec, nil
-	}
-	defer recoverDiag(&diags, fmt.Sprintf("%s %q", app.Kind, app.Name), app.DefRange.Ptr())
-	b := newBudget(l.Limits)
-	ectx := l.evalContext(tree, d, outputs, b)
-	if sb, ok := app.body.(*hclsyntax.Body); ok {
-		// Now that the outputs are known, count the for expressions over
-		// them too.
-		if diags = checkFors(sb, ectx, b); diags.HasErrors() {
-			sortDiagnostics(diags)
-			return nil, diags
-		}
-	}
-	spec, diags = l.decode(appliers.DecodeContext{Repo: repo, App: app.Name, Tree: tree, Eval: ectx, Block: app.DefRange}, app)
-	stableSuggestions(diags)
-	sortDiagnostics(diags)
-	diags = capDiagnostics(diags)
-	return spec, diags
-}
-
-type parsedFile struct {
-	name string
-	file *hcl.File
-}
-
-func (l *Loader) readFiles(tree fs.FS, dir string, b *budget) ([]parsedFile, hcl.Diagnostics) {
-	var diags hcl.Diagnostics
-	var names []string
-	err := fs.WalkDir(tree, dir, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unreadable manifest path", Detail: fmt.Sprintf("%s: %v", p, err)})
-			if de != nil && de.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if de.IsDir() && p != dir && strings.HasPrefix(de.Name(), ".") {
-			return fs.SkipDir
-		}
-		if !de.IsDir() && strings.HasSuffix(p, ".hcl") {
-			names = append(names, p)
-		}
-		return nil
-	})
-	if err != nil {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unreadable manifest directory", Detail: fmt.Sprintf("%s: %v", dir, err)})
-	}
-	sort.Strings(names)
-	var files []parsedFile
-	for _, n := range names {
-		src, err := readLimited(tree, n, b)
-		if limit := (*limitError)(nil); errors.As(err, &limit) {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Manifest too large",
-				Detail:  upperFirst(limit.msg) + ".",
-				Subject: &hcl.Range{Filename: n, Start: hcl.InitialPos, End: hcl.InitialPos}})
-			continue
-		}
-		if err != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unreadable manifest file", Detail: fmt.Sprintf("%s: %v", n, err)})
-			continue
-		}
-		if ndiags := checkNesting(src, n); ndiags.HasErrors() {
-			diags = append(diags, ndiags...)
-			continue
-		}
-		f, pdiags := hclsyntax.ParseConfig(src, n, hcl.InitialPos)
-		if f != nil && !pdiags.HasErrors() {
-			pdiags = append(pdiags, checkLiterals(f)...)
-		}
-		diags = append(diags, pdiags...)
-		if f != nil && !pdiags.HasErrors() {
-			files = append(files, parsedFile{name: n, file: f})
-		}
-	}
-	if len(names) == 0 && !diags.HasErrors() {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "No manifests", Detail: fmt.Sprintf("No *.hcl files under %q.", dir)})
-	}
-	return files, diags
 }
 
 // prepare splits off the shared attributes, resolves depends_on and finds
@@ -398,6 +366,11 @@ func (l *Loader) walkRefs(d *Desired, a *App, body *hclsyntax.Body, top bool, re
 // evalContext builds the variables for references: KIND.NAME.outputs for
 // every declared app of a kind with outputs. Outputs not given are unknown.
 func (l *Loader) evalContext(tree fs.FS, d *Desired, outputs map[string]map[string]cty.Value, b *budget) *hcl.EvalContext {
+	return &hcl.EvalContext{Variables: l.variables(d, outputs), Functions: functions(tree, b)}
+}
+
+// variables are evalContext's.
+func (l *Loader) variables(d *Desired, outputs map[string]map[string]cty.Value) map[string]cty.Value {
 	vars := map[string]cty.Value{}
 	perKind := map[string]map[string]cty.Value{}
 	for name, a := range d.Apps {
@@ -419,7 +392,7 @@ func (l *Loader) evalContext(tree fs.FS, d *Desired, outputs map[string]map[stri
 	for k, apps := range perKind {
 		vars[k] = cty.ObjectVal(apps)
 	}
-	return &hcl.EvalContext{Variables: vars, Functions: functions(tree, b)}
+	return vars
 }
 
 // decodeAttr decodes a shared attribute (literal values only) into target.
@@ -474,20 +447,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
-}
-
-// decode hands app's body to its applier, turning a panic into an error
-// at the block.
-func (l *Loader) decode(dc appliers.DecodeContext, app *App) (spec appliers.Spec, diags hcl.Diagnostics) {
-	defer recoverDiag(&diags, fmt.Sprintf("%s %q", app.Kind, app.Name), app.DefRange.Ptr())
-	return l.kinds[app.Kind].Decode(dc, app.body)
-}
-
-// recoverDiag, deferred, turns a panic into an error diagnostic about
-// what, at subject (if any), appended to *diags.
-func recoverDiag(diags *hcl.Diagnostics, what string, subject *hcl.Range) {
-	if r := recover(); r != nil {
-		*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Internal error",
-			Detail: fmt.Sprintf("Internal error evaluating %s: %v.", what, r), Subject: subject})
-	}
 }

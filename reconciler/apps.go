@@ -43,6 +43,7 @@ func (c *Controller) reconcileApps(ctx context.Context, rs *repoState) {
 	rev, d := rs.current()
 	rs.pass = passRecord{rev: rev.SHA, at: c.opt.Now()}
 	c.refreshMarks(ctx, rs)
+	mem := c.beginPass(ctx, rs)
 	done := make(map[string]chan struct{}, len(d.Apps))
 	results := make(map[string]outcome, len(d.Apps))
 	var mu sync.Mutex
@@ -66,7 +67,7 @@ func (c *Controller) reconcileApps(ctx context.Context, rs *repoState) {
 				mu.Unlock()
 				if r != outcomeReady {
 					res = outcomeBlocked
-					c.markBlocked(ctx, rs, rev, app, dep)
+					c.markBlocked(ctx, rs, rev, app, dep, mem)
 					return
 				}
 			}
@@ -77,10 +78,11 @@ func (c *Controller) reconcileApps(ctx context.Context, rs *repoState) {
 				return
 			}
 			defer func() { <-sem }()
-			res = c.reconcileApp(ctx, rs, d, rev, app)
+			res = c.reconcileApp(ctx, rs, d, rev, app, mem)
 		}()
 	}
 	wg.Wait()
+	c.endPass(ctx, mem, d, ctx.Err() == nil)
 	if ctx.Err() != nil {
 		return
 	}
@@ -129,9 +131,10 @@ func (c *Controller) settle(ctx context.Context, rs *repoState, last state.Recon
 	rs.marks.Store(&m)
 }
 
-func (c *Controller) markBlocked(ctx context.Context, rs *repoState, rev *sources.Revision, app *manifest.App, dep string) {
+func (c *Controller) markBlocked(ctx context.Context, rs *repoState, rev *sources.Revision, app *manifest.App, dep string, mem *passMemory) {
 	msg := fmt.Sprintf("waiting for dependency %q", dep)
 	rec := c.recorderFor(rs.cfg.Name, app.Name)
+	rec.mem = mem
 	if err := rec.load(ctx); err != nil {
 		return
 	}
@@ -316,6 +319,41 @@ func specHash(kind string, spec appliers.Spec) string {
 	h.Write([]byte{0})
 	h.Write(b)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// specHashOf is specHash of app's spec. The spec of an app without
+// references is its load-time one, fixed with the *manifest.App: its hash
+// is remembered, and an app the next revision did not decode again
+// (manifest.Loader.Reload reuses the *App) is not hashed again either.
+func (rs *repoState) specHashOf(app *manifest.App, spec appliers.Spec) string {
+	if len(app.Refs) > 0 || app.Spec == nil {
+		return specHash(app.Kind, spec)
+	}
+	rs.fmu.Lock()
+	h, ok := rs.hashes[app]
+	rs.fmu.Unlock()
+	if ok {
+		return h
+	}
+	h = specHash(app.Kind, app.Spec)
+	rs.fmu.Lock()
+	if rs.hashes == nil {
+		rs.hashes = map[*manifest.App]string{}
+	}
+	rs.hashes[app] = h
+	rs.fmu.Unlock()
+	return h
+}
+
+// keepHashes forgets the remembered spec hashes of apps not in d.
+func (rs *repoState) keepHashes(d *manifest.Desired) {
+	rs.fmu.Lock()
+	defer rs.fmu.Unlock()
+	for app := range rs.hashes {
+		if d.Apps[app.Name] != app {
+			delete(rs.hashes, app)
+		}
+	}
 }
 
 func clearFailure(s *state.AppState) {

@@ -36,11 +36,19 @@ type recorder struct {
 	fenced    bool
 	approved  string // the plan id an approval consumed by this run names
 	log       *slog.Logger
+
+	mem        *passMemory // the pass's memory of stored states (nil outside passes)
+	remembered bool        // st is a remembered state, not one read (see passMemory)
 }
 
 func (c *Controller) recorderFor(repo, app string) *recorder {
-	return &recorder{c: c, repo: repo, app: app, st: state.AppState{Repo: repo, App: app},
-		log: c.log.With("repo", repo, "app", app)}
+	return c.recorderLogging(repo, app, c.log.With("repo", repo, "app", app))
+}
+
+// recorderLogging is recorderFor with the logger given (which names the
+// repo and the app).
+func (c *Controller) recorderLogging(repo, app string, log *slog.Logger) *recorder {
+	return &recorder{c: c, repo: repo, app: app, st: state.AppState{Repo: repo, App: app}, log: log}
 }
 
 // load reads the app's state, as it stands given what is remembered of
@@ -55,11 +63,29 @@ func (r *recorder) load(ctx context.Context) error {
 		return fmt.Errorf("reading the state of %s/%s: %w", r.repo, r.app, err)
 	}
 	st.Repo, st.App = r.repo, r.app
+	r.mem.read(r.app, st)
+	if rs, ok := r.c.repos[r.repo]; ok {
+		st = rs.view(st)
+	}
+	r.remembered = false
+	r.adopt(st)
+	return nil
+}
+
+// recall adopts the app's state as the pass remembers it, when it trusts
+// what it remembers (see passMemory).
+func (r *recorder) recall() bool {
+	st, ok := r.mem.recall(r.app)
+	if !ok {
+		return false
+	}
+	st.Repo, st.App = r.repo, r.app
 	if rs, ok := r.c.repos[r.repo]; ok {
 		st = rs.view(st)
 	}
 	r.adopt(st)
-	return nil
+	r.remembered = true
+	return true
 }
 
 // adopt makes st the state this recorder's run decides from.
@@ -79,7 +105,8 @@ func (r *recorder) save(ctx context.Context, fn func(*state.AppState)) error {
 		next.UpdatedAt = r.c.opt.Now().UTC()
 		saved, err := r.c.opt.Store.Put(ctx, next)
 		if err == nil {
-			r.st = saved
+			r.mem.wrote(r.app, saved)
+			r.st, r.remembered = saved, false
 			r.inFlight, r.lastDep = deployIDOf(saved.InFlight), deployIDOf(saved.LastDeploy)
 			r.c.noteStatus(saved)
 			return nil
@@ -96,6 +123,7 @@ func (r *recorder) save(ctx context.Context, fn func(*state.AppState)) error {
 			r.log.Error("saving app state", "error", gerr)
 			return gerr
 		}
+		r.mem.read(r.app, cur)
 		if deployIDOf(cur.InFlight) != r.inFlight || deployIDOf(cur.LastDeploy) != r.lastDep {
 			r.fenced = true
 			r.log.Warn("not recording: another replica moved this app's deploy on",

@@ -43,6 +43,8 @@ type repoState struct {
 	owned     atomic.Bool                  // this replica reconciles the repo (drift lane runs)
 	loaded    map[string]*manifest.Desired // older revisions' desired state (guarded by fmu)
 	diffs     map[[2]string][]string       // changed paths between two revisions, never modified (guarded by fmu)
+	hashes    map[*manifest.App]string     // spec hashes of apps without references (guarded by fmu; see specHashOf)
+	mem       *passMemory                  // what the passes know of the stored states (set by the loop goroutine)
 	lease     *heldLease                   // the repo lease, when this replica holds it (loop goroutine only)
 	follower  bool                         // another replica holds the repo lease (logged once)
 	started   time.Time                    // first drift scans are one interval after start
@@ -209,7 +211,7 @@ func (c *Controller) load(ctx context.Context, rs *repoState, rev *sources.Revis
 	if err := c.opt.Store.PutRepo(ctx, marks); err != nil {
 		log.Warn("remembering the revision being evaluated", "error", err)
 	}
-	d, diags := c.evaluate(repo, rev, rs.cfg.Path)
+	d, diags := c.evaluate(repo, rev, rs.cfg.Path, c.previous(ctx, rs, rev))
 	marks.Evaluating, marks.Attempts = "", 0
 	if diags.HasErrors() {
 		lines := manifest.Format(diags)
@@ -225,6 +227,7 @@ func (c *Controller) load(ctx context.Context, rs *repoState, rev *sources.Revis
 	rs.marks.Store(&marks)
 	_, prev := rs.current()
 	rs.cur.Store(&snapshot{rev: rev, desired: d})
+	rs.keepHashes(d)
 	rs.invalidSHA = ""
 	log.Info("new revision", "apps", len(d.Apps), "author", rev.Author, "pr", rev.PR)
 	data := c.revData(rs, rev, "")
@@ -261,7 +264,7 @@ func (c *Controller) restoreLastGood(ctx context.Context, rs *repoState, marks s
 		c.log.Warn("reading the last good revision", "repo", rs.cfg.Name, "revision", marks.Good, "error", err)
 		return
 	}
-	d, diags := c.evaluate(rs.cfg.Name, rev, rs.cfg.Path)
+	d, diags := c.evaluate(rs.cfg.Name, rev, rs.cfg.Path, manifest.Previous{})
 	if diags.HasErrors() {
 		return
 	}
@@ -269,9 +272,27 @@ func (c *Controller) restoreLastGood(ctx context.Context, rs *repoState, marks s
 	c.log.Info("keeping the last good revision", "repo", rs.cfg.Name, "revision", rev.SHA)
 }
 
-// evaluate loads the manifests of rev; a panic while doing so is a
-// diagnostic, never a dead process.
-func (c *Controller) evaluate(repo string, rev *sources.Revision, path string) (d *manifest.Desired, diags hcl.Diagnostics) {
+// previous is what loading rev may reuse of the repository's current
+// desired state: the paths changed since its revision tell which apps
+// need no new decoding (manifest.Loader.Reload). Nothing when that cannot
+// be told.
+func (c *Controller) previous(ctx context.Context, rs *repoState, rev *sources.Revision) manifest.Previous {
+	cur, d := rs.current()
+	if cur == nil || d == nil {
+		return manifest.Previous{}
+	}
+	paths, err := rs.changedPaths(ctx, cur.SHA, rev.SHA)
+	if err != nil {
+		c.log.Warn("cannot tell what changed; evaluating every manifest block", "repo", rs.cfg.Name,
+			"from", cur.SHA, "to", rev.SHA, "error", err)
+		return manifest.Previous{}
+	}
+	return manifest.Previous{Desired: d, Changed: paths}
+}
+
+// evaluate loads the manifests of rev, reusing what prev allows; a panic
+// while doing so is a diagnostic, never a dead process.
+func (c *Controller) evaluate(repo string, rev *sources.Revision, path string, prev manifest.Previous) (d *manifest.Desired, diags hcl.Diagnostics) {
 	defer func() {
 		if p := recover(); p != nil {
 			c.log.Error("internal error evaluating the manifests", "repo", repo, "revision", rev.SHA, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -279,7 +300,7 @@ func (c *Controller) evaluate(repo string, rev *sources.Revision, path string) (
 				Detail: fmt.Sprintf("evaluating the manifests failed: %v", p)}}
 		}
 	}()
-	return c.opt.Loader.Load(repo, rev.Tree, path)
+	return c.opt.Loader.Reload(repo, rev.Tree, path, prev)
 }
 
 // reject records rev as rejected (remembered across restarts) and

@@ -26,6 +26,7 @@ type appRun struct {
 	rec  *recorder
 	log  *slog.Logger
 
+	recall         bool   // the state may be the pass's remembered one (see passMemory)
 	reason, caller string // why the run deploys, and who asked
 	forced         bool   // an action asked for this run: plan whatever changed
 	pinned         bool   // rev is the app's pinned revision, not head
@@ -43,14 +44,16 @@ type appRun struct {
 // verdict is what a step decided: go on to the next step, or end the run
 // with an outcome for the app's dependents.
 type verdict struct {
-	done bool
-	out  outcome
+	done  bool
+	out   outcome
+	again bool // run the steps again, from the stored state
 }
 
 var (
 	next    = verdict{}
 	ready   = verdict{done: true, out: outcomeReady}
 	blocked = verdict{done: true, out: outcomeBlocked}
+	again   = verdict{done: true, again: true}
 )
 
 // step is one stage of a run.
@@ -69,6 +72,7 @@ var steps = []step{
 	{"resolve pin", (*appRun).resolvePin},
 	{"decode", (*appRun).decodeSpec},
 	{"skip unchanged", (*appRun).skipUnchanged},
+	{"fresh state", (*appRun).freshState},
 	{"retry gate", (*appRun).retryGate},
 	{"approval gate", (*appRun).approvalGate},
 	{"decode failed", (*appRun).decodeFailed},
@@ -78,24 +82,40 @@ var steps = []step{
 	{"apply", (*appRun).apply},
 }
 
-// reconcileApp runs the steps for app at the repo's current revision.
-func (c *Controller) reconcileApp(ctx context.Context, rs *repoState, d *manifest.Desired, rev *sources.Revision, app *manifest.App) (out outcome) {
-	r := &appRun{c: c, rs: rs, head: rev, app: app, d: d, rev: rev,
-		rec: c.recorderFor(rs.cfg.Name, app.Name),
-		log: c.log.With("repo", rs.cfg.Name, "app", app.Name, "revision", rev.SHA)}
-	r.rec.log = r.log
+// reconcileApp runs the steps for app at the repo's current revision,
+// deciding from its state as the pass remembers it when mem trusts it;
+// a run that does not end there with nothing to do runs again from the
+// stored state.
+func (c *Controller) reconcileApp(ctx context.Context, rs *repoState, d *manifest.Desired, rev *sources.Revision, app *manifest.App, mem *passMemory) outcome {
+	log := lazyLogger(c.log, slog.String("repo", rs.cfg.Name), slog.String("app", app.Name), slog.String("revision", rev.SHA))
+	newRun := func(recall bool) *appRun {
+		r := &appRun{c: c, rs: rs, head: rev, app: app, d: d, rev: rev, log: log, recall: recall,
+			rec: c.recorderLogging(rs.cfg.Name, app.Name, log)}
+		r.rec.mem = mem
+		return r
+	}
+	out, more := newRun(true).runSteps(ctx)
+	if more {
+		out, _ = newRun(false).runSteps(ctx)
+	}
+	return out
+}
+
+// runSteps runs the steps in order until one ends the run; more asks for
+// the run to be made again from the stored state (see freshState).
+func (r *appRun) runSteps(ctx context.Context) (out outcome, more bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			out = outcomeBlocked
+			out, more = outcomeBlocked, false
 			r.panicked(ctx, p)
 		}
 	}()
 	for _, s := range steps {
 		if v := s.run(r, ctx); v.done {
-			return v.out
+			return v.out, v.again
 		}
 	}
-	return outcomeReady
+	return outcomeReady, false
 }
 
 // panicked records a panic in the run as the app's failure (stalled: the
@@ -120,6 +140,9 @@ func (r *appRun) syncedStatus() string {
 }
 
 func (r *appRun) loadState(ctx context.Context) verdict {
+	if r.recall && r.rec.recall() && quiet(r.rec.st, r.app.Kind) {
+		return next
+	}
 	if err := r.rec.load(ctx); err != nil {
 		r.log.Error("reading app state", "error", err)
 		return blocked
@@ -166,7 +189,7 @@ func (r *appRun) decodeSpec(ctx context.Context) verdict {
 	}
 	r.spec, r.derr = r.c.decode(ctx, r.rs, r.d, r.rev, r.app)
 	if r.derr == nil {
-		r.hash = specHash(r.app.Kind, r.spec)
+		r.hash = r.rs.specHashOf(r.app, r.spec)
 	}
 	return next
 }
@@ -201,6 +224,15 @@ func (r *appRun) skipUnchanged(ctx context.Context) verdict {
 	}
 	r.rec.count("noop")
 	return ready
+}
+
+// freshState makes a run that goes on past skipUnchanged decide from the
+// stored state: a remembered one only ever ends a run with nothing to do.
+func (r *appRun) freshState(context.Context) verdict {
+	if r.rec.remembered {
+		return again
+	}
+	return next
 }
 
 // settledAt reports whether st needs no write when nothing the app depends

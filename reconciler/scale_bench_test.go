@@ -65,7 +65,8 @@ func (a *scaleApplier) Plan(ctx context.Context, req appliers.Request) (*applier
 //     Terraform work run by hand (plan -out, show -json, apply), interleaved;
 //     ratio-to-by-hand (goal ≤ 1.1); controller-ms/op, sync minus the
 //     applier; stacks-planned/op (goal 1); kv-writes/op, the state store
-//     writes per commit (goal: the same for 10 and 1,000 stacks).
+//     writes per commit (goal: the same for 10 and 1,000 stacks);
+//     kv-reads/op, its reads (an app nothing touched is not read).
 //   - rss-MB: this process's resident memory after the first sync and a GC
 //     (the controller, its Git objects and the embedded NATS; Terraform
 //     runs in children). Goal for 1,000 stacks: < 150.
@@ -143,7 +144,7 @@ func benchStacksAtScale(b *testing.B, n int) {
 	hand.run(b, 0) // warm up
 	var syncTime, handTime time.Duration
 	var plans float64
-	var writes int64
+	var writes, reads int64
 	tf.total = 0
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
@@ -151,7 +152,7 @@ func benchStacksAtScale(b *testing.B, n int) {
 		app := scaleStackName(k)
 		g.Write("infra/"+app+"/main.tf", benchStackTF(1, 1000*(i+1)+k))
 		sha := g.Commit(fmt.Sprintf("Change %s (#%d)", app, i+1))
-		before, evs, w := planned(), ev.len(), store.writes.Load()
+		before, evs, w, rd := planned(), ev.len(), store.writes.Load(), store.reads.Load()
 		b.StartTimer()
 
 		t := time.Now()
@@ -163,6 +164,7 @@ func benchStacksAtScale(b *testing.B, n int) {
 		b.StopTimer()
 		plans += planned() - before
 		writes += store.writes.Load() - w
+		reads += store.reads.Load() - rd
 		if e := ev.find("deploy.succeeded", app); e == nil || e.Data.Revision != sha {
 			b.Fatalf("no deploy.succeeded of %s at %.7s; events: %v", app, sha, ev.types(evs))
 		}
@@ -179,5 +181,6 @@ func benchStacksAtScale(b *testing.B, n int) {
 	b.ReportMetric(float64((syncTime-tf.total).Microseconds())/1000/iters, "controller-ms/op")
 	b.ReportMetric(plans/iters, "stacks-planned/op")
 	b.ReportMetric(float64(writes)/iters, "kv-writes/op")
+	b.ReportMetric(float64(reads)/iters, "kv-reads/op")
 	b.ReportMetric(rss, "rss-MB")
 }

@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -20,6 +21,16 @@ type countingStore struct {
 func (s *countingStore) Get(ctx context.Context, repo, app string) (state.AppState, error) {
 	s.reads.Add(1)
 	return s.Store.Get(ctx, repo, app)
+}
+
+// LastRevision is state.Sequenced, when the store wrapped is (one read).
+func (s *countingStore) LastRevision(ctx context.Context) (uint64, error) {
+	s.reads.Add(1)
+	seq, ok := s.Store.(state.Sequenced)
+	if !ok {
+		return 0, errors.New("the store wrapped tells no revision")
+	}
+	return seq.LastRevision(ctx)
 }
 
 func (s *countingStore) List(ctx context.Context) ([]state.AppState, error) {
@@ -117,7 +128,7 @@ func costOfOneStackCommit(t *testing.T, n int) (commit, idle commitCost) {
 }
 
 // TestUnchangedAppsCostNoWritePerCommit: a commit that touches one stack of
-// N writes the store as often whatever N (the touched stack's deploy and
+// N writes and reads the store as often whatever N (the touched stack's deploy and
 // one record for the repository), and an idle poll neither writes nor
 // reads app state; yet every untouched stack shows as synced at the new
 // head through the API.
@@ -130,6 +141,11 @@ func TestUnchangedAppsCostNoWritePerCommit(t *testing.T) {
 	}
 	if large.writes > 10 {
 		t.Errorf("store writes for a one-stack commit = %d, want a handful", large.writes)
+	}
+	// Nor does it read the state of the stacks it did not touch (the pass
+	// remembers them: passMemory).
+	if small.reads != large.reads {
+		t.Errorf("store reads for a one-stack commit grow with the stacks: %d with 3, %d with 60", small.reads, large.reads)
 	}
 	if smallIdle != (commitCost{}) || largeIdle != (commitCost{}) {
 		t.Errorf("an idle poll touched the store: %+v with 3 stacks, %+v with 60", smallIdle, largeIdle)

@@ -70,6 +70,7 @@ var (
 	_ fs.ReadDirFS  = linkFS{}
 	_ fs.ReadFileFS = linkFS{}
 	_ fs.StatFS     = linkFS{}
+	_ fs.ReadLinkFS = linkFS{}
 )
 
 // resolution is where a path led.
@@ -218,6 +219,44 @@ func (f linkFS) Stat(name string) (fs.FileInfo, error) {
 		return nil, pathErr("stat", name, err)
 	}
 	return info, nil
+}
+
+// Lstat is Stat without following name itself when it is a symbolic link
+// (links among its parent directories are followed).
+func (f linkFS) Lstat(name string) (fs.FileInfo, error) {
+	if !fs.ValidPath(name) {
+		return nil, pathErr("lstat", name, fs.ErrInvalid)
+	}
+	r, err := f.resolve(name, false)
+	if err != nil {
+		return nil, pathErr("lstat", name, err)
+	}
+	info, err := f.info(path.Base(name), r.n, true)
+	if err != nil {
+		return nil, pathErr("lstat", name, err)
+	}
+	return info, nil
+}
+
+// ReadLink returns the target of the symbolic link name, as recorded (an
+// absolute target of a tree on disk reads as "/": it leads outside the
+// repository, and the host's paths are not told).
+func (f linkFS) ReadLink(name string) (string, error) {
+	if !fs.ValidPath(name) {
+		return "", pathErr("readlink", name, fs.ErrInvalid)
+	}
+	r, err := f.resolve(name, false)
+	if err != nil {
+		return "", pathErr("readlink", name, err)
+	}
+	if r.n.kind != kindSymlink {
+		return "", pathErr("readlink", name, fs.ErrInvalid)
+	}
+	t, err := f.b.readlink(r.n)
+	if err != nil {
+		return "", pathErr("readlink", name, err)
+	}
+	return t, nil
 }
 
 // ReadDir lists a directory sorted by name. An entry that is a symbolic link

@@ -1,10 +1,12 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -27,6 +29,17 @@ type KVStore struct {
 	state   *kv.Bucket
 	history *kv.Bucket
 	repos   *kv.Bucket
+
+	mu      sync.Mutex
+	decoded map[string]decodedState // by key: the last state decoded, and its bytes
+}
+
+// decodedState is an app state as decoded from raw: a Get that reads the
+// same bytes again returns a clone of st without decoding them again (a
+// pass over 1,000 unchanged apps reads 1,000 unchanged states).
+type decodedState struct {
+	raw []byte
+	st  AppState
 }
 
 // OpenKVStore creates or opens the buckets with the given replication.
@@ -47,14 +60,31 @@ func OpenKVStore(ctx context.Context, js jetstream.JetStream, replicas int) (*KV
 }
 
 func (s *KVStore) Get(ctx context.Context, repo, app string) (AppState, error) {
-	var st AppState
-	rev, err := s.state.Get(ctx, kv.Key(repo, app), &st)
+	key := kv.Key(repo, app)
+	var raw json.RawMessage
+	rev, err := s.state.Get(ctx, key, &raw)
 	if err != nil {
 		if errors.Is(err, kv.ErrNotFound) {
 			return AppState{}, fmt.Errorf("%w: %s/%s", ErrNotFound, repo, app)
 		}
 		return AppState{}, err
 	}
+	s.mu.Lock()
+	d, ok := s.decoded[key]
+	s.mu.Unlock()
+	if !ok || !bytes.Equal(d.raw, raw) {
+		d = decodedState{raw: raw}
+		if err := json.Unmarshal(raw, &d.st); err != nil {
+			return AppState{}, fmt.Errorf("kv: get %s: decode: %w", key, err)
+		}
+		s.mu.Lock()
+		if s.decoded == nil {
+			s.decoded = map[string]decodedState{}
+		}
+		s.decoded[key] = decodedState{raw: raw, st: d.st.Clone()}
+		s.mu.Unlock()
+	}
+	st := d.st.Clone()
 	st.Rev = rev
 	return st, nil
 }
@@ -122,7 +152,15 @@ func (s *KVStore) List(ctx context.Context) ([]AppState, error) {
 	return out, nil
 }
 
+// LastRevision is the state bucket's newest revision (see Sequenced).
+func (s *KVStore) LastRevision(ctx context.Context) (uint64, error) {
+	return s.state.LastRevision(ctx)
+}
+
 func (s *KVStore) Delete(ctx context.Context, repo, app string) error {
+	s.mu.Lock()
+	delete(s.decoded, kv.Key(repo, app))
+	s.mu.Unlock()
 	return s.state.Delete(ctx, kv.Key(repo, app))
 }
 

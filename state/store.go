@@ -19,6 +19,19 @@ var (
 	ErrStale = errors.New("stale state")
 )
 
+// Sequenced is a Store that tells its newest revision: every write of an
+// app's state (Put, Update, Delete), by any writer, raises it by exactly
+// one. A reader that knows every state as of one revision knows them all
+// while the revision has not moved.
+type Sequenced interface {
+	LastRevision(ctx context.Context) (uint64, error)
+}
+
+var (
+	_ Sequenced = (*MemStore)(nil)
+	_ Sequenced = (*KVStore)(nil)
+)
+
 // Store keeps app state and deploy history.
 type Store interface {
 	// Get returns the state of one app, or an error wrapping ErrNotFound.
@@ -117,8 +130,16 @@ func (m *MemStore) List(context.Context) ([]AppState, error) {
 func (m *MemStore) Delete(_ context.Context, repo, app string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.rev++ // a delete is a write (see Sequenced)
 	delete(m.states, memKey(repo, app))
 	return nil
+}
+
+// LastRevision is the newest revision given to a write (see Sequenced).
+func (m *MemStore) LastRevision(context.Context) (uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rev, nil
 }
 
 func (m *MemStore) AppendHistory(_ context.Context, repo, app string, rec DeployRecord) error {

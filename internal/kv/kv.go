@@ -108,6 +108,20 @@ func (b *Bucket) Get(ctx context.Context, key string, v any) (rev uint64, err er
 	return e.Revision(), nil
 }
 
+// LastRevision is the bucket's newest revision: every write of any key
+// (a put, an update, a delete), by any writer, raises it by exactly one.
+func (b *Bucket) LastRevision(ctx context.Context) (uint64, error) {
+	st, err := b.kv.Status(ctx)
+	if err != nil {
+		return 0, b.wrap("status", "", err)
+	}
+	s, ok := st.(*jetstream.KeyValueBucketStatus)
+	if !ok {
+		return 0, fmt.Errorf("kv: status of %s: unexpected %T", b.name, st)
+	}
+	return s.StreamInfo().State.LastSeq, nil
+}
+
 // getRaw returns the raw value and revision; exists is false when missing
 // or deleted.
 func (b *Bucket) getRaw(ctx context.Context, key string) ([]byte, uint64, bool, error) {
