@@ -26,6 +26,7 @@ type passMemory struct {
 	trusted bool                      // states are the stored ones at start
 	exact   bool                      // after a pass: states are the stored ones at end
 	end     uint64
+	quick   sync.Mutex // the lane of the runs deciding from trusted memory (see lane)
 }
 
 // beginPass notes the store's revision and decides whether the pass may
@@ -119,4 +120,26 @@ func (m *passMemory) wrote(app string, st state.AppState) {
 // skipUnchanged: settled, no action requested.
 func quiet(st state.AppState, kind string) bool {
 	return settledAt(st, kind) && st.Forced == "" && st.ApprovedPlan == ""
+}
+
+// lane serializes the runs of a pass that decide from trusted memory. They
+// only compute (no store read); one at a time, they leave the other
+// processors free, so that the run of an app that has work, waiting for
+// the store's reply, is woken as soon as the reply comes instead of after
+// most other apps' runs (the Go scheduler looks for network replies when a
+// processor has nothing else to run). It returns the release: a no-op when
+// the pass does not trust its memory (its runs read the store, in
+// parallel).
+func (m *passMemory) lane() (release func()) {
+	if m == nil {
+		return func() {}
+	}
+	m.mu.Lock()
+	trusted := m.trusted
+	m.mu.Unlock()
+	if !trusted {
+		return func() {}
+	}
+	m.quick.Lock()
+	return m.quick.Unlock
 }

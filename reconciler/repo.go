@@ -187,6 +187,7 @@ const evalAttempts = 2
 func (c *Controller) load(ctx context.Context, rs *repoState, rev *sources.Revision) {
 	repo := rs.cfg.Name
 	log := c.log.With("repo", repo, "revision", rev.SHA)
+	reuse := c.previousAsync(ctx, rs, rev) // the Git diff, while the marks are read and written
 	marks, err := c.opt.Store.Repo(ctx, repo)
 	if err != nil {
 		log.Warn("reading what is remembered of the repository", "error", err)
@@ -211,7 +212,7 @@ func (c *Controller) load(ctx context.Context, rs *repoState, rev *sources.Revis
 	if err := c.opt.Store.PutRepo(ctx, marks); err != nil {
 		log.Warn("remembering the revision being evaluated", "error", err)
 	}
-	d, diags := c.evaluate(repo, rev, rs.cfg.Path, c.previous(ctx, rs, rev))
+	d, diags := c.evaluate(repo, rev, rs.cfg.Path, <-reuse)
 	marks.Evaluating, marks.Attempts = "", 0
 	if diags.HasErrors() {
 		lines := manifest.Format(diags)
@@ -288,6 +289,23 @@ func (c *Controller) previous(ctx context.Context, rs *repoState, rev *sources.R
 		return manifest.Previous{}
 	}
 	return manifest.Previous{Desired: d, Changed: paths}
+}
+
+// previousAsync is previous, computed in a goroutine of its own; a panic
+// there leaves nothing to reuse (every manifest block is evaluated).
+func (c *Controller) previousAsync(ctx context.Context, rs *repoState, rev *sources.Revision) <-chan manifest.Previous {
+	out := make(chan manifest.Previous, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				c.log.Error("internal error telling what changed; evaluating every manifest block", "repo", rs.cfg.Name,
+					"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				out <- manifest.Previous{}
+			}
+		}()
+		out <- c.previous(ctx, rs, rev)
+	}()
+	return out
 }
 
 // evaluate loads the manifests of rev, reusing what prev allows; a panic

@@ -39,6 +39,8 @@ type appRun struct {
 	req     appliers.Request
 	planRec *state.PlanRecord
 	start   time.Time
+
+	release func() // leaves the pass's lane (passMemory.lane) while the run decides from memory
 }
 
 // verdict is what a step decided: go on to the next step, or end the run
@@ -94,7 +96,10 @@ func (c *Controller) reconcileApp(ctx context.Context, rs *repoState, d *manifes
 		r.rec.mem = mem
 		return r
 	}
-	out, more := newRun(true).runSteps(ctx)
+	first := newRun(true)
+	first.release = mem.lane()
+	out, more := first.runSteps(ctx)
+	first.leaveLane()
 	if more {
 		out, _ = newRun(false).runSteps(ctx)
 	}
@@ -130,6 +135,14 @@ func (r *appRun) panicked(ctx context.Context, p any) {
 	r.fail(ctx, appliers.Stalled(fmt.Errorf("internal error: %v", p)))
 }
 
+// leaveLane releases the pass's lane, if the run holds it.
+func (r *appRun) leaveLane() {
+	if r.release != nil {
+		r.release()
+		r.release = nil
+	}
+}
+
 // syncedStatus is the status of an app whose live state matches what the
 // run applies: pinned apps show as pinned.
 func (r *appRun) syncedStatus() string {
@@ -143,6 +156,7 @@ func (r *appRun) loadState(ctx context.Context) verdict {
 	if r.recall && r.rec.recall() && quiet(r.rec.st, r.app.Kind) {
 		return next
 	}
+	r.leaveLane() // a run that reads the store runs in parallel with the others
 	if err := r.rec.load(ctx); err != nil {
 		r.log.Error("reading app state", "error", err)
 		return blocked
