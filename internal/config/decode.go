@@ -304,16 +304,7 @@ func (d *decoder) decodeSlack(b *hcl.Block) *SlackConfig {
 	s := &SlackConfig{}
 	tok, _ := d.required(c.Attributes, "token", b.DefRange)
 	s.Token = Secret(tok)
-	u, rng := d.str(c.Attributes, "api_url", b.DefRange)
-	if u != "" {
-		if err := checkHTTPURL(u); err != nil {
-			d.add(errAt(rng, "Invalid api_url", "%s.", err))
-		} else if host := urlHost(u); urlTransport(u) == "http" && !isLoopbackHost(host) {
-			d.add(errAt(rng, "Token over plain http",
-				"The Slack token would cross the network to %s in clear text; use an https:// api_url (plain http:// is allowed only to a loopback host: 127.0.0.0/8, ::1, localhost).", host))
-		}
-	}
-	s.APIURL = u
+	s.APIURL = d.apiURL(c.Attributes, b.DefRange, "Slack")
 	for _, rb := range c.Blocks {
 		s.Routes = append(s.Routes, d.decodeRoute(rb))
 	}

@@ -22,17 +22,24 @@ func (d *decoder) decodeGitHub(b *hcl.Block) *GitHubConfig {
 	g := &GitHubConfig{}
 	tok, _ := d.required(c.Attributes, "token", b.DefRange)
 	g.Token = Secret(tok)
-	u, rng := d.str(c.Attributes, "api_url", b.DefRange)
-	if u != "" {
-		if err := checkHTTPURL(u); err != nil {
-			d.add(errAt(rng, "Invalid api_url", "%s.", err))
-		} else if host := urlHost(u); urlTransport(u) == "http" && !isLoopbackHost(host) {
-			d.add(errAt(rng, "Token over plain http",
-				"The GitHub token would cross the network to %s in clear text; use an https:// api_url (plain http:// is allowed only to a loopback host: 127.0.0.0/8, ::1, localhost).", host))
-		}
-	}
-	g.APIURL = u
+	g.APIURL = d.apiURL(c.Attributes, b.DefRange, "GitHub")
 	return g
+}
+
+// apiURL decodes the api_url of a block whose token is sent to it (named
+// service): an http(s) URL, plain http only to a loopback host.
+func (d *decoder) apiURL(attrs hcl.Attributes, def hcl.Range, service string) string {
+	u, rng := d.str(attrs, "api_url", def)
+	if u == "" {
+		return ""
+	}
+	if err := checkHTTPURL(u); err != nil {
+		d.add(errAt(rng, "Invalid api_url", "%s.", err))
+	} else if host := urlHost(u); urlTransport(u) == "http" && !isLoopbackHost(host) {
+		d.add(errAt(rng, "Token over plain http",
+			"The %s token would cross the network to %s in clear text; use an https:// api_url (plain http:// is allowed only to a loopback host: 127.0.0.0/8, ::1, localhost).", service, host))
+	}
+	return u
 }
 
 func (d *decoder) decodePullRequests(b *hcl.Block) *PullRequestsConfig {
