@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -65,7 +62,7 @@ func TestE2EPullRequestPreviewThenDeploy(t *testing.T) {
 	g.Git("push", "-q", bare, "app-v2")
 	gitIn(t, bare, "update-ref", fmt.Sprintf("refs/pull/%d/head", pr), head)
 
-	code, body := h.githubPullRequest(t, pullRequestPayload(t, pr, repoURL, head, rev), hookSecret)
+	code, body := h.githubPullRequest(pullRequestPayload(t, pr, repoURL, head, rev), hookSecret)
 	if code != http.StatusAccepted || !strings.Contains(body, `"preview"`) {
 		t.Fatalf("pull_request webhook = %d %s", code, body)
 	}
@@ -124,51 +121,26 @@ func gitIn(t *testing.T, dir string, args ...string) {
 // number, branches, SHAs and repository URLs made this test's.
 func pullRequestPayload(t *testing.T, number int, repoURL, head, base string) []byte {
 	t.Helper()
-	raw, err := os.ReadFile("../../internal/api/testdata/github/pull_request/opened.payload.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p map[string]any
-	if err := json.Unmarshal(raw, &p); err != nil {
-		t.Fatal(err)
-	}
-	p["number"] = number
-	prObj := p["pull_request"].(map[string]any)
-	prObj["number"] = number
-	for side, v := range map[string][2]string{"head": {"app-v2", head}, "base": {"main", base}} {
-		b := prObj[side].(map[string]any)
-		b["ref"], b["sha"] = v[0], v[1]
-		repo := b["repo"].(map[string]any)
-		repo["clone_url"], repo["html_url"], repo["git_url"], repo["ssh_url"] = repoURL, strings.TrimSuffix(repoURL, ".git"), repoURL, repoURL
-		repo["full_name"] = "acme/infra"
-	}
-	out, err := json.Marshal(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return forgeFixture(t, "github/pull_request/opened.payload.json", func(p map[string]any) {
+		p["number"] = number
+		prObj := p["pull_request"].(map[string]any)
+		prObj["number"] = number
+		for side, v := range map[string][2]string{"head": {"app-v2", head}, "base": {"main", base}} {
+			b := prObj[side].(map[string]any)
+			b["ref"], b["sha"] = v[0], v[1]
+			repo := b["repo"].(map[string]any)
+			repo["clone_url"], repo["html_url"], repo["git_url"], repo["ssh_url"] = repoURL, strings.TrimSuffix(repoURL, ".git"), repoURL, repoURL
+			repo["full_name"] = "acme/infra"
+		}
+	})
 }
 
 // githubPullRequest posts a signed pull_request delivery.
-func (h *e2e) githubPullRequest(t *testing.T, body []byte, secret string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, h.base+"/hooks/github", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+func (h *e2e) githubPullRequest(body []byte, secret string) (int, string) {
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(body)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-GitHub-Event", "pull_request")
-	req.Header.Set("X-GitHub-Delivery", "e2e-pr-delivery")
-	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("POST /hooks/github: %v", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return h.postHook("/hooks/github", body, map[string]string{"Content-Type": "application/json", "X-GitHub-Event": "pull_request",
+		"X-GitHub-Delivery": "e2e-pr-delivery", "X-Hub-Signature-256": "sha256=" + hex.EncodeToString(mac.Sum(nil))})
 }
 
 // planStatus is the last driftless/plan status of sha.
