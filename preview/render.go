@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/driftless/driftless/forge"
+	"github.com/driftless/driftless/sources"
 )
 
 // DeploymentsHeading starts the section the deployment reporter appends to
@@ -27,7 +28,7 @@ func Render(res *Result) string {
 	b.WriteString(forge.CommentMarker + "\n")
 	fmt.Fprintf(&b, "### driftless plan · `%s`", code(res.Repo))
 	if res.Revision != "" {
-		fmt.Fprintf(&b, " at `%s`", short(res.Revision))
+		fmt.Fprintf(&b, " at `%s`", sources.ShortSHA(res.Revision))
 	}
 	b.WriteString("\n\n")
 	switch {
@@ -46,11 +47,11 @@ func Render(res *Result) string {
 	if len(res.Apps) == 0 {
 		b.WriteString("No app changes: merging deploys nothing.\n")
 	} else {
-		fmt.Fprintf(&b, "Merging plans %d app%s against `%s`:\n\n", len(res.Apps), plural(len(res.Apps)), short(res.Base))
+		fmt.Fprintf(&b, "Merging plans %d app%s against `%s`:\n\n", len(res.Apps), plural(len(res.Apps)), sources.ShortSHA(res.Base))
 	}
 	if res.MergeBase != "" {
 		fmt.Fprintf(&b, "> `%s` moved on since this branch left it at `%s`: the apps listed are those this branch changes; their plans are of its head. Merge or rebase `%s` for the plan of the merged code.\n\n",
-			code(res.Branch), short(res.MergeBase), code(res.Branch))
+			code(res.Branch), sources.ShortSHA(res.MergeBase), code(res.Branch))
 	}
 	budget := maxBody - len(res.Unchanged)*40 - 2000
 	for _, a := range res.Apps {
@@ -148,13 +149,6 @@ func codeList(names []string) string {
 // code makes s safe inside a code span in a table cell.
 func code(s string) string {
 	return strings.NewReplacer("`", "'", "|", "\\|", "\n", " ").Replace(s)
-}
-
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }
 
 func plural(n int) string {

@@ -189,7 +189,7 @@ func (r *Runner) run(ctx context.Context, rr *repoRunner, req Request) {
 		log.Info("fork pull request not planned")
 		return
 	}
-	rep.status(ctx, forge.StatusPending, "planning "+short(req.HeadSHA))
+	rep.status(ctx, forge.StatusPending, "planning "+sources.ShortSHA(req.HeadSHA))
 	res, err := r.opt.Planner.Preview(ctx, Input{Repo: rr.Repo, Ref: sources.PullRef(req.Number), PR: req.Number, Sem: rr.sem})
 	if ctx.Err() != nil {
 		log.Info("preview cancelled: a newer head or the pull request was closed")

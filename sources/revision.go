@@ -31,9 +31,12 @@ type Revision struct {
 }
 
 // Short is the first 7 characters of the SHA.
-func (r *Revision) Short() string {
-	if len(r.SHA) > 7 {
-		return r.SHA[:7]
+func (r *Revision) Short() string { return ShortSHA(r.SHA) }
+
+// ShortSHA abbreviates a commit SHA to its first 7 characters.
+func ShortSHA(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
 	}
-	return r.SHA
+	return sha
 }

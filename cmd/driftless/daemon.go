@@ -28,7 +28,6 @@ import (
 	"github.com/driftless/driftless/notify"
 	"github.com/driftless/driftless/notify/slack"
 	"github.com/driftless/driftless/reconciler"
-	"github.com/driftless/driftless/sources"
 	"github.com/driftless/driftless/state"
 )
 
@@ -167,9 +166,7 @@ func startDaemon(parent context.Context, cfg *config.Config, logw io.Writer, lvl
 	}
 	var repos []reconciler.Repo
 	for _, rc := range cfg.Repos {
-		src, err := sources.Open(ctx, sources.Config{Name: rc.Name, URL: rc.URL, Branch: rc.Branch,
-			Auth: sources.Auth{Token: rc.Auth.Token.Value(), Username: rc.Auth.Username, SSHKeyFile: rc.Auth.SSHKeyFile, KnownHostsFile: rc.Auth.KnownHostsFile},
-			Dir:  filepath.Join(cfg.StateDir, "git", rc.Name), Redactor: red}, log)
+		src, err := openSource(ctx, cfg, rc, red, log)
 		if err != nil {
 			return fail(fmt.Errorf("repo %q: %w", rc.Name, err))
 		}

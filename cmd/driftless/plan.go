@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 
 	"github.com/driftless/driftless/internal/config"
@@ -14,7 +13,6 @@ import (
 	"github.com/driftless/driftless/manifest"
 	"github.com/driftless/driftless/notify"
 	"github.com/driftless/driftless/reconciler"
-	"github.com/driftless/driftless/sources"
 	"github.com/driftless/driftless/state"
 )
 
@@ -74,9 +72,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if wantRepo != "" && rc.Name != wantRepo {
 			continue
 		}
-		src, err := sources.Open(ctx, sources.Config{Name: rc.Name, URL: rc.URL, Branch: rc.Branch,
-			Auth: sources.Auth{Token: rc.Auth.Token.Value(), Username: rc.Auth.Username, SSHKeyFile: rc.Auth.SSHKeyFile, KnownHostsFile: rc.Auth.KnownHostsFile},
-			Dir:  filepath.Join(cfg.StateDir, "git", rc.Name), Redactor: red}, log)
+		src, err := openSource(ctx, cfg, rc, red, log)
 		if err != nil {
 			return fmt.Errorf("repo %q: %w", rc.Name, err)
 		}
@@ -111,17 +107,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	} else {
 		for _, r := range all {
-			switch {
-			case r.Error != "":
-				fmt.Fprintf(stdout, "%s/%s (%s): error: %s\n", r.Repo, r.App, r.Kind, r.Error)
-			case !r.Changed:
-				fmt.Fprintf(stdout, "%s/%s (%s): no changes\n", r.Repo, r.App, r.Kind)
-			default:
-				fmt.Fprintf(stdout, "%s/%s (%s): %s\n", r.Repo, r.App, r.Kind, r.Summary)
-				for _, c := range r.Changes {
-					fmt.Fprintf(stdout, "  %-8s %s\n", c.Action, c.Address)
-				}
-			}
+			printPlanLine(stdout, planLine{Repo: r.Repo, App: r.App, Kind: r.Kind, Error: r.Error, Changed: r.Changed, Summary: r.Summary, Changes: r.Changes})
 		}
 	}
 	switch {

@@ -144,9 +144,7 @@ func planRef(ctx context.Context, a planRefArgs) error {
 		}
 		return fmt.Errorf("no repo named %q in %s", a.repo, a.cfgPath)
 	}
-	src, err := sources.Open(ctx, sources.Config{Name: rc.Name, URL: rc.URL, Branch: rc.Branch,
-		Auth: sources.Auth{Token: rc.Auth.Token.Value(), Username: rc.Auth.Username, SSHKeyFile: rc.Auth.SSHKeyFile, KnownHostsFile: rc.Auth.KnownHostsFile},
-		Dir:  filepath.Join(a.cfg.StateDir, "git", rc.Name), Redactor: a.red}, a.log)
+	src, err := openSource(ctx, a.cfg, *rc, a.red, a.log)
 	if err != nil {
 		return fmt.Errorf("repo %q: %w", rc.Name, err)
 	}
@@ -202,7 +200,7 @@ func planRef(ctx context.Context, a planRefArgs) error {
 // printPreviewTable prints a preview as plan's table does.
 func printPreviewTable(w io.Writer, res *preview.Result) {
 	if len(res.Diagnostics) > 0 {
-		fmt.Fprintf(w, "%s at %s: the manifests are invalid:\n", res.Repo, short7(res.Revision))
+		fmt.Fprintf(w, "%s at %s: the manifests are invalid:\n", res.Repo, sources.ShortSHA(res.Revision))
 		for _, d := range res.Diagnostics {
 			fmt.Fprintf(w, "  %s\n", d)
 		}
@@ -212,29 +210,10 @@ func printPreviewTable(w io.Writer, res *preview.Result) {
 		fmt.Fprintf(w, "%s: error: %s\n", res.Repo, res.Error)
 	}
 	for _, r := range res.Apps {
-		switch {
-		case r.Error != "":
-			fmt.Fprintf(w, "%s/%s (%s): error: %s\n", res.Repo, r.App, r.Kind, r.Error)
-		case !r.Changed:
-			fmt.Fprintf(w, "%s/%s (%s): no changes\n", res.Repo, r.App, r.Kind)
-		default:
-			fmt.Fprintf(w, "%s/%s (%s): %s\n", res.Repo, r.App, r.Kind, r.Summary)
-			for _, c := range r.Changes {
-				fmt.Fprintf(w, "  %-8s %s\n", c.Action, c.Address)
-			}
-			for _, u := range r.Unknown {
-				fmt.Fprintf(w, "  %s = (known after apply)\n", u)
-			}
-		}
+		printPlanLine(w, planLine{Repo: res.Repo, App: r.App, Kind: r.Kind, Error: r.Error, Changed: r.Changed, Summary: r.Summary,
+			Changes: r.Changes, Unknown: r.Unknown})
 	}
 	for _, u := range res.Unchanged {
 		fmt.Fprintf(w, "%s/%s: unchanged\n", res.Repo, u)
 	}
-}
-
-func short7(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }
