@@ -69,7 +69,7 @@ func (f *fakeForge) Calls() []string {
 	return append([]string(nil), f.calls...)
 }
 
-func (f *fakeForge) UpsertComment(context.Context, forge.Repo, int, string, string) (int64, error) {
+func (f *fakeForge) EditComment(context.Context, forge.Repo, int, string, func(string) (string, bool)) (int64, error) {
 	return 0, forge.ErrNotFound
 }
 func (f *fakeForge) FindComment(context.Context, forge.Repo, int, string) (int64, string, error) {

@@ -82,11 +82,13 @@ type Ref struct {
 
 // Forge is the API driftless uses. Every method is safe for concurrent use.
 type Forge interface {
-	// UpsertComment makes the one comment on issue or pull request number
-	// whose body contains marker read body (which must contain marker):
-	// created when there is none, edited in place otherwise. It returns
-	// the comment's id.
-	UpsertComment(ctx context.Context, repo Repo, number int, marker, body string) (int64, error)
+	// EditComment rewrites the one comment on issue or pull request
+	// number whose body contains marker: edit gets its body ("" when there
+	// is none) and returns the new one, which must contain marker, and
+	// whether to write it. The comment is created when there is none and
+	// edited in place otherwise, after one lookup. It returns the
+	// comment's id (0 when there is none and nothing was written).
+	EditComment(ctx context.Context, repo Repo, number int, marker string, edit func(old string) (body string, write bool)) (int64, error)
 	// FindComment returns the id and body of that comment, or ErrNotFound.
 	FindComment(ctx context.Context, repo Repo, number int, marker string) (int64, string, error)
 	// SetStatus sets a commit status on sha.

@@ -50,9 +50,20 @@ func newFakeForge() *fakeForge {
 	return &fakeForge{comments: map[int][]fakeComment{}, changed: make(chan struct{})}
 }
 
-func (f *fakeForge) UpsertComment(_ context.Context, _ forge.Repo, number int, marker, body string) (int64, error) {
+func (f *fakeForge) EditComment(_ context.Context, _ forge.Repo, number int, marker string, edit func(string) (string, bool)) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	old := ""
+	for _, c := range f.comments[number] {
+		if strings.Contains(c.body, marker) {
+			old = c.body
+			break
+		}
+	}
+	body, write := edit(old)
+	if !write {
+		return 0, nil
+	}
 	if !strings.Contains(body, marker) {
 		return 0, fmt.Errorf("body without the marker")
 	}

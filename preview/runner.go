@@ -290,11 +290,9 @@ func (p *reporter) status(ctx context.Context, state, desc string) {
 // comment writes body as the pull request's comment, keeping the
 // deployments section of the one there.
 func (p *reporter) comment(ctx context.Context, body string) {
-	_, old, err := p.f.FindComment(ctx, p.repo, p.req.Number, forge.CommentMarker)
-	if err != nil && !errors.Is(err, forge.ErrNotFound) {
-		p.log.Warn("reading the pull request comment", "error", err)
-	}
-	if _, err := p.f.UpsertComment(ctx, p.repo, p.req.Number, forge.CommentMarker, Merge(old, body)); err != nil {
+	if _, err := p.f.EditComment(ctx, p.repo, p.req.Number, forge.CommentMarker, func(old string) (string, bool) {
+		return Merge(old, body), true
+	}); err != nil {
 		p.log.Warn("writing the pull request comment", "error", err)
 	}
 }

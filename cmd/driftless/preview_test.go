@@ -96,9 +96,13 @@ type recordingForge struct {
 	statuses map[string][]string
 }
 
-func (f *recordingForge) UpsertComment(_ context.Context, _ forge.Repo, _ int, _, body string) (int64, error) {
+func (f *recordingForge) EditComment(_ context.Context, _ forge.Repo, _ int, _ string, edit func(string) (string, bool)) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	body, write := edit(f.body)
+	if !write {
+		return 0, nil
+	}
 	if f.body == "" {
 		f.comments++
 	}

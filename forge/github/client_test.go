@@ -399,3 +399,34 @@ func TestErrorMapping(t *testing.T) {
 		}
 	}
 }
+
+// EditComment reads the comment once and hands its body to edit: one
+// listing and one edit per rewrite; nothing written when edit declines.
+func TestEditCommentOneLookup(t *testing.T) {
+	srv := githubtest.New(t, token, "acme/infra")
+	pr := srv.AddPullRequest("acme/infra", githubtest.PullRequest{Head: "feature", Base: "main", Title: "x"})
+	srv.AddComment("acme/infra", pr, forge.CommentMarker+"\nplan")
+	c, _ := newClient(t, srv, token)
+	var seen string
+	if _, err := c.EditComment(ctx(t), acme, pr, forge.CommentMarker, func(old string) (string, bool) {
+		seen = old
+		return old + "\n- deployed", true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if seen != forge.CommentMarker+"\nplan" {
+		t.Errorf("edit got %q", seen)
+	}
+	if l, e := srv.Count("GET", fmt.Sprintf("/issues/%d/comments", pr)), srv.Count("PATCH", "/comments/"+fmt.Sprint(srv.Comments("acme/infra", pr)[0].ID)); l != 1 || e != 1 {
+		t.Errorf("listings %d, edits %d; want 1 and 1", l, e)
+	}
+	if _, err := c.EditComment(ctx(t), acme, pr, forge.CommentMarker, func(string) (string, bool) { return "", false }); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Requests()); n != 3 {
+		t.Errorf("requests = %d, want 3 (a declined edit only lists)", n)
+	}
+	if cms := srv.Comments("acme/infra", pr); len(cms) != 1 || cms[0].Body != forge.CommentMarker+"\nplan\n- deployed" {
+		t.Errorf("comments = %+v", cms)
+	}
+}

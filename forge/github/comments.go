@@ -41,23 +41,36 @@ func (c *Client) FindComment(ctx context.Context, repo forge.Repo, number int, m
 	return 0, "", fmt.Errorf("github: comment with %s on #%d of %s: %w", marker, number, repo, forge.ErrNotFound)
 }
 
-// UpsertComment edits the comment holding marker, or creates it.
+// UpsertComment makes the comment holding marker read body: edited in
+// place, or created.
 func (c *Client) UpsertComment(ctx context.Context, repo forge.Repo, number int, marker, body string) (int64, error) {
+	return c.EditComment(ctx, repo, number, marker, func(string) (string, bool) { return body, true })
+}
+
+// EditComment rewrites the comment holding marker with edit (see
+// forge.Forge), after one lookup.
+func (c *Client) EditComment(ctx context.Context, repo forge.Repo, number int, marker string, edit func(old string) (string, bool)) (int64, error) {
+	id, old, err := c.FindComment(ctx, repo, number, marker)
+	notFound := errors.Is(err, forge.ErrNotFound)
+	if err != nil && !notFound {
+		return 0, err
+	}
+	body, write := edit(old)
+	if !write {
+		return id, nil
+	}
 	if !strings.Contains(body, marker) {
-		return 0, errors.New("github: upsert comment: the body does not contain the marker")
+		return 0, errors.New("github: edit comment: the body does not contain the marker")
 	}
 	body = cutBody(body)
-	id, old, err := c.FindComment(ctx, repo, number, marker)
 	switch {
-	case errors.Is(err, forge.ErrNotFound):
+	case notFound:
 		cm, _, err := c.gh.Issues.CreateComment(ctx, repo.Owner, repo.Name, number, &gh.IssueComment{Body: &body})
 		if err != nil {
 			return 0, c.fail(fmt.Sprintf("create comment on #%d of %s", number, repo), err)
 		}
 		c.log.Debug("github: comment created", "repo", repo.String(), "number", number, "comment_id", cm.GetID())
 		return cm.GetID(), nil
-	case err != nil:
-		return 0, err
 	case old == body:
 		return id, nil
 	}

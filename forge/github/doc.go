@@ -4,10 +4,11 @@
 //
 // Behaviour worth knowing:
 //
-//   - UpsertComment and FindComment page through all of an issue's
-//     comments (100 a page, following the Link header) and keep the first
-//     whose body holds the marker; UpsertComment edits it in place, or
-//     creates it, and skips the edit when the body is already the same.
+//   - EditComment, UpsertComment and FindComment page through all of an
+//     issue's comments (100 a page, following the Link header) and keep the
+//     first whose body holds the marker; EditComment hands its body to the
+//     caller's edit and writes the result in place (or creates the comment)
+//     after that one lookup, skipping the write when the body is unchanged.
 //   - OpenPullRequest finds the open pull request from OWNER:HEAD; OpenIssue
 //     finds the open issue labelled "driftless" whose body holds the marker.
 //     Both edit what they find, else create.

@@ -121,19 +121,20 @@ func (j *job) deployment(repo forgeapi.Repo) (int64, error) {
 func (j *job) comment(repo forgeapi.Repo, pr int, line string) error {
 	ctx, cancel := j.opCtx()
 	defer cancel()
-	_, body, err := j.r.opts.Forge.FindComment(ctx, repo, pr, forgeapi.CommentMarker)
-	if errors.Is(err, forgeapi.ErrNotFound) {
-		body, err = forgeapi.CommentMarker, nil
-	}
+	changed := false
+	_, err := j.r.opts.Forge.EditComment(ctx, repo, pr, forgeapi.CommentMarker, func(body string) (string, bool) {
+		if body == "" {
+			body = forgeapi.CommentMarker
+		}
+		var next string
+		next, changed = addLine(body, line)
+		return next, changed
+	})
 	if err != nil {
 		return j.commentErr(pr, err)
 	}
-	next, changed := addLine(body, line)
 	if !changed {
 		return nil
-	}
-	if _, err := j.r.opts.Forge.UpsertComment(ctx, repo, pr, forgeapi.CommentMarker, next); err != nil {
-		return j.commentErr(pr, err)
 	}
 	j.log.Info("forge reporter: deployment line added to the pull request comment", "forge_repo", repo.String(), "pr", pr)
 	return nil
