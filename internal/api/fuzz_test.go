@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -30,55 +29,9 @@ const (
 // the signature check with mutated payloads.
 const fuzzSignToken = "@valid"
 
-// fuzzHooks is a WebhookTarget and PullRequestTarget watching fuzzRepo's
-// main branch, recording the Trigger and PullRequest calls.
-type fuzzHooks struct {
-	mu        sync.Mutex
-	triggered []string
-	prs       []PullRequestEvent
-}
-
-func (h *fuzzHooks) WebhookSecret(repo string) ([]byte, bool) {
-	if repo != fuzzRepo {
-		return nil, false
-	}
-	return []byte(fuzzSecret), true
-}
-
-func (h *fuzzHooks) WebhookSecrets() map[string][]byte {
-	return map[string][]byte{fuzzRepo: []byte(fuzzSecret)}
-}
-
-func (h *fuzzHooks) RepoForPush(urls []string, ref string) (string, bool) {
-	if ref == "refs/heads/"+fuzzBranch && (slices.Contains(urls, fuzzURL) || slices.Contains(urls, fuzzSSH)) {
-		return fuzzRepo, true
-	}
-	return "", false
-}
-
-func (h *fuzzHooks) Trigger(repo string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.triggered = append(h.triggered, repo)
-}
-
-func (h *fuzzHooks) PullRequest(ev PullRequestEvent) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.prs = append(h.prs, ev)
-	return true
-}
-
-func (h *fuzzHooks) calls() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]string(nil), h.triggered...)
-}
-
-func (h *fuzzHooks) prCalls() []PullRequestEvent {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]PullRequestEvent(nil), h.prs...)
+// newFuzzHooks watches fuzzRepo's main branch by its https and ssh URLs.
+func newFuzzHooks() *forgeHooks {
+	return &forgeHooks{previews: true, repos: []watched{{fuzzRepo, fuzzBranch, fuzzSecret, []string{fuzzURL, fuzzSSH}}}}
 }
 
 // fuzzSign is the X-Hub-Signature-256 GitHub sends for body.
@@ -193,7 +146,7 @@ type fuzzResult struct {
 // and checks what holds for every delivery to every endpoint: a documented
 // status, a JSON body, and the secret in neither the answer nor the logs.
 func serveFuzzed(t *testing.T, path string, body []byte, header map[string]string) fuzzResult {
-	hooks := &fuzzHooks{}
+	hooks := newFuzzHooks()
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := New(nil, hooks, "", nil, log).Handler()
@@ -205,7 +158,8 @@ func serveFuzzed(t *testing.T, path string, body []byte, header map[string]strin
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	r := fuzzResult{status: rec.Code, resp: rec.Body.String(), triggered: hooks.calls(), prs: hooks.prCalls()}
+	r := fuzzResult{status: rec.Code, resp: rec.Body.String()}
+	r.triggered, r.prs = hooks.calls()
 	if !slices.Contains(fuzzStatuses, r.status) {
 		t.Fatalf("%s: status %d (body %q) is not one of %v", path, r.status, r.resp, fuzzStatuses)
 	}
