@@ -117,10 +117,8 @@ func (r *Repo) fetchSpecs(ctx context.Context, specs ...string) error {
 	if err != nil {
 		return fmt.Errorf("fetch from %s: %w", r.red.String(r.cfg.URL), r.red.Error(err))
 	}
-	objs := newObjStore(r.cfg.Dir) // sees the new pack
 	r.mu.Lock()
-	objs.head = r.objs.head
-	r.objs = objs
+	r.objs = newObjStore(r.cfg.Dir, r.objs) // sees the new pack
 	r.mu.Unlock()
 	return nil
 }

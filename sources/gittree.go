@@ -39,8 +39,9 @@ type objStore struct {
 	// the same pair once per app (commits are immutable, so it never goes
 	// stale).
 	diffs map[[2]plumbing.Hash][]string
-	// blobs is shared with the objStores that replace this one.
+	// blobs and idx are shared with the objStores that replace this one.
 	blobs *blobCache
+	idx   *idxCache
 	// head is the tracked branch's commit as of the last Poll that used
 	// this store (guarded by Repo.mu, set before the store is published).
 	head string
@@ -89,17 +90,25 @@ func (c *blobCache) add(h plumbing.Hash, data []byte) {
 	}
 }
 
-func newObjStore(dir string) *objStore {
-	return &objStore{
+// newObjStore opens a read handle on the object store in dir. It takes
+// over the caches of prev, the handle it replaces (nil: none), and its
+// head.
+func newObjStore(dir string, prev *objStore) *objStore {
+	o := &objStore{
 		blobs: &blobCache{},
-		// Pack files stay open between reads (a few; the least recently
-		// used is closed): a pass over 1,000 apps reads thousands of
-		// objects, each of which would open and close its pack.
-		s: filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRUDefault(),
-			filesystem.Options{MaxOpenDescriptors: maxOpenPacks}),
+		idx:   &idxCache{},
 		trees: make(map[plumbing.Hash]*object.Tree),
 		diffs: make(map[[2]plumbing.Hash][]string),
 	}
+	if prev != nil {
+		o.blobs, o.idx, o.head = prev.blobs, prev.idx, prev.head
+	}
+	// Pack files stay open between reads (a few; the least recently used
+	// is closed): a pass over 1,000 apps reads thousands of objects, each
+	// of which would open and close its pack.
+	o.s = filesystem.NewStorageWithOptions(idxFS{Filesystem: osfs.New(dir), cache: o.idx}, cache.NewObjectLRUDefault(),
+		filesystem.Options{MaxOpenDescriptors: maxOpenPacks})
+	return o
 }
 
 func (o *objStore) commit(h plumbing.Hash) (*object.Commit, error) {

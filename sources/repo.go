@@ -134,7 +134,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Repo, error) {
 		auth: auth,
 		red:  red,
 		ref:  plumbing.NewBranchReferenceName(cfg.Branch),
-		objs: newObjStore(cfg.Dir),
+		objs: newObjStore(cfg.Dir, nil),
 	}
 	r.w = filesystem.NewStorage(osfs.New(cfg.Dir), cache.NewObjectLRUDefault())
 	// HEAD names the tracked branch, so `git log` in Dir shows it.
@@ -311,11 +311,8 @@ func (r *Repo) pull(ctx context.Context) (plumbing.Hash, error) {
 // were transferred, readers see the new pack from now on.
 func (r *Repo) fetched(transferred bool) (plumbing.Hash, error) {
 	if transferred {
-		objs := newObjStore(r.cfg.Dir) // sees the new pack
 		r.mu.Lock()
-		objs.head = r.objs.head // "the branch" stays the last Poll's head
-		objs.blobs = r.objs.blobs
-		r.objs = objs
+		r.objs = newObjStore(r.cfg.Dir, r.objs) // sees the new pack; "the branch" stays the last Poll's head
 		r.mu.Unlock()
 	}
 	ref, err := r.w.Reference(r.ref)
