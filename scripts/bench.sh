@@ -131,9 +131,12 @@ END {
 	row(s1k, "stacks-planned/op", "== 1", "==", 1)
 	row(s10, "ratio-to-by-hand", "<= 1.1", "<=", 1.1)
 	row(s1k, "ratio-to-by-hand", "<= 1.1", "<=", 1.1)
+	row(s10, "ratio-to-shell-loop", "<= 1.0 (git pull + Terraform)", "<=", 1.0)
+	row(s1k, "ratio-to-shell-loop", "<= 1.0 (git pull + Terraform)", "<=", 1.0)
 	row(s10, "controller-ms/op", "of sync: all but Terraform", "", 0)
 	row(s1k, "controller-ms/op", "of sync: all but Terraform", "", 0)
 	row(s1k, "by-hand-ms/op", "plan -out, show, apply", "", 0)
+	row(s1k, "git-pull-ms/op", "the shell loop's git pull", "", 0)
 	row(s1k, "rss-MB", "< 150", "<", 150)
 	# First sync of 100 stacks through the applier (4 at once) against a
 	# sequential init + apply -auto-approve loop.
