@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,44 +42,45 @@ type pendingPlan struct {
 // its end is recorded once for the repository (see settle).
 func (c *Controller) reconcileApps(ctx context.Context, rs *repoState) {
 	rev, d := rs.current()
-	rs.pass = passRecord{rev: rev.SHA, at: c.opt.Now()}
+	last := rs.pass.desired
+	rs.pass = passRecord{rev: rev.SHA, at: c.opt.Now(), desired: d}
 	c.refreshMarks(ctx, rs)
 	mem := c.beginPass(ctx, rs)
-	done := make(map[string]chan struct{}, len(d.Apps))
-	results := make(map[string]outcome, len(d.Apps))
-	var mu sync.Mutex
-	for name := range d.Apps {
-		done[name] = make(chan struct{})
-	}
-	sem := make(chan struct{}, c.opt.MaxParallel)
+	outs := newOutcomes(d)
+	slots := make(chan struct{}, c.opt.MaxParallel)
 	var wg sync.WaitGroup
-	for _, name := range d.Order {
-		app := d.Apps[name]
+	yielded := false
+	for _, name := range changedFirst(d, last) {
+		t := appTurn{rs: rs, d: d, rev: rev, app: d.Apps[name], mem: mem, slots: slots,
+			changed: last == nil || last.Apps[name] != d.Apps[name]}
+		if !t.changed && !yielded {
+			runtime.Gosched() // the changed apps' runs start (and send their reads) before the others are decided
+			yielded = true
+		}
+		if !t.changed && t.mem.quiet(name, t.app.Kind) && outs.ready(t.app.DependsOn) {
+			// Decided here, from memory, without a goroutine: in a pass
+			// after a commit that changed one app of 1,000, the 999
+			// others end at once and leave the processors to it.
+			out, more := c.decide(ctx, t)
+			if !more {
+				outs.set(name, out)
+				continue
+			}
+			t.decided = true
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer close(done[name])
 			res := outcomeReady
-			defer func() { mu.Lock(); results[name] = res; mu.Unlock() }()
-			for _, dep := range app.DependsOn {
-				<-done[dep]
-				mu.Lock()
-				r := results[dep]
-				mu.Unlock()
-				if r != outcomeReady {
+			defer func() { outs.set(name, res) }()
+			for _, dep := range t.app.DependsOn {
+				if outs.wait(dep) != outcomeReady {
 					res = outcomeBlocked
-					c.markBlocked(ctx, rs, rev, app, dep, mem)
+					c.markBlocked(ctx, rs, rev, t.app, dep, mem)
 					return
 				}
 			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				res = outcomeBlocked
-				return
-			}
-			defer func() { <-sem }()
-			res = c.reconcileApp(ctx, rs, d, rev, app, mem)
+			res = c.reconcileApp(ctx, t)
 		}()
 	}
 	wg.Wait()
@@ -86,15 +88,88 @@ func (c *Controller) reconcileApps(ctx context.Context, rs *repoState) {
 	if ctx.Err() != nil {
 		return
 	}
-	var unsettled []string
-	for app, out := range results {
-		if out != outcomeReady {
-			unsettled = append(unsettled, app)
-		}
-	}
-	slices.Sort(unsettled)
+	unsettled := outs.unsettled()
 	c.settle(ctx, rs, state.Reconciled{Revision: rev.SHA, Unsettled: unsettled})
 	rs.pass.settled = len(unsettled) == 0
+}
+
+// outcomes are the outcomes of a pass's apps, for their dependents.
+type outcomes struct {
+	mu      sync.Mutex
+	done    map[string]chan struct{} // closed when the app's outcome is set
+	results map[string]outcome
+}
+
+func newOutcomes(d *manifest.Desired) *outcomes {
+	o := &outcomes{done: make(map[string]chan struct{}, len(d.Apps)), results: make(map[string]outcome, len(d.Apps))}
+	for name := range d.Apps {
+		o.done[name] = make(chan struct{})
+	}
+	return o
+}
+
+// set records app's outcome (once).
+func (o *outcomes) set(app string, out outcome) {
+	o.mu.Lock()
+	o.results[app] = out
+	o.mu.Unlock()
+	close(o.done[app])
+}
+
+// wait returns app's outcome once it is set.
+func (o *outcomes) wait(app string) outcome {
+	<-o.done[app]
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.results[app]
+}
+
+// ready reports whether every one of apps already ended ready.
+func (o *outcomes) ready(apps []string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, app := range apps {
+		if out, ok := o.results[app]; !ok || out != outcomeReady {
+			return false
+		}
+	}
+	return true
+}
+
+// unsettled lists, sorted, the apps that did not end ready.
+func (o *outcomes) unsettled() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var apps []string
+	for app, out := range o.results {
+		if out != outcomeReady {
+			apps = append(apps, app)
+		}
+	}
+	slices.Sort(apps)
+	return apps
+}
+
+// changedFirst orders d's apps for a pass: those new or changed since the
+// last pass's desired state (last; every app when nil) first, then the
+// others, each group in d.Order. The changed apps are the ones likely to
+// have work, so their runs start before the (many) others queue up.
+func changedFirst(d, last *manifest.Desired) []string {
+	if last == nil {
+		return d.Order
+	}
+	order := make([]string, 0, len(d.Order))
+	for _, name := range d.Order {
+		if last.Apps[name] != d.Apps[name] {
+			order = append(order, name)
+		}
+	}
+	for _, name := range d.Order {
+		if last.Apps[name] == d.Apps[name] {
+			order = append(order, name)
+		}
+	}
+	return order
 }
 
 // refreshMarks reads what is remembered of the repository: another

@@ -95,6 +95,19 @@ func (m *passMemory) recall(app string) (state.AppState, bool) {
 	return st.Clone(), true
 }
 
+// quiet reports whether the pass trusts app's remembered state and that
+// state needs nothing up to skipUnchanged (see quiet): a run deciding from
+// it reads nothing from the store.
+func (m *passMemory) quiet(app, kind string) bool {
+	if m == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, ok := m.states[app]
+	return m.trusted && ok && quiet(st, kind)
+}
+
 // read notes the stored state of app as read.
 func (m *passMemory) read(app string, st state.AppState) {
 	if m == nil {
@@ -127,18 +140,18 @@ func quiet(st state.AppState, kind string) bool {
 // processors free, so that the run of an app that has work, waiting for
 // the store's reply, is woken as soon as the reply comes instead of after
 // most other apps' runs (the Go scheduler looks for network replies when a
-// processor has nothing else to run). It returns the release: a no-op when
+// processor has nothing else to run). It returns the release: nil when
 // the pass does not trust its memory (its runs read the store, in
 // parallel).
 func (m *passMemory) lane() (release func()) {
 	if m == nil {
-		return func() {}
+		return nil
 	}
 	m.mu.Lock()
 	trusted := m.trusted
 	m.mu.Unlock()
 	if !trusted {
-		return func() {}
+		return nil
 	}
 	m.quick.Lock()
 	return m.quick.Unlock

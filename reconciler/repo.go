@@ -54,9 +54,10 @@ type repoState struct {
 
 // passRecord is what the last reconcile pass of a repository found.
 type passRecord struct {
-	rev     string    // the head it reconciled
-	at      time.Time // when it started
-	settled bool      // it ran every app, and each ended synced
+	rev     string            // the head it reconciled
+	at      time.Time         // when it started
+	settled bool              // it ran every app, and each ended synced
+	desired *manifest.Desired // the desired state it reconciled
 }
 
 // current returns the newest valid revision and its desired state (nil,

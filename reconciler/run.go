@@ -40,7 +40,8 @@ type appRun struct {
 	planRec *state.PlanRecord
 	start   time.Time
 
-	release func() // leaves the pass's lane (passMemory.lane) while the run decides from memory
+	release func()    // leaves the pass's lane (passMemory.lane) while the run decides from memory
+	slot    *workSlot // the pass's work slot it takes before reading the store (nil: none to take)
 }
 
 // verdict is what a step decided: go on to the next step, or end the run
@@ -84,26 +85,93 @@ var steps = []step{
 	{"apply", (*appRun).apply},
 }
 
-// reconcileApp runs the steps for app at the repo's current revision,
-// deciding from its state as the pass remembers it when mem trusts it;
-// a run that does not end there with nothing to do runs again from the
-// stored state.
-func (c *Controller) reconcileApp(ctx context.Context, rs *repoState, d *manifest.Desired, rev *sources.Revision, app *manifest.App, mem *passMemory) outcome {
-	log := lazyLogger(c.log, slog.String("repo", rs.cfg.Name), slog.String("app", app.Name), slog.String("revision", rev.SHA))
-	newRun := func(recall bool) *appRun {
-		r := &appRun{c: c, rs: rs, head: rev, app: app, d: d, rev: rev, log: log, recall: recall,
-			rec: c.recorderLogging(rs.cfg.Name, app.Name, log)}
-		r.rec.mem = mem
-		return r
+// appTurn is one app's run in a pass.
+type appTurn struct {
+	rs    *repoState
+	d     *manifest.Desired
+	rev   *sources.Revision
+	app   *manifest.App
+	mem   *passMemory
+	slots chan struct{} // the pass's work slots (MaxParallel)
+	// changed: the app is new or changed since the last pass, so a run
+	// deciding from the remembered state would only find it has work.
+	changed bool
+	// decided: a run from the remembered state found the app has work
+	// (Controller.decide); what is left is the run from the stored state.
+	decided bool
+}
+
+// decide runs the app's steps from its remembered state, which the pass
+// trusts and which is quiet (passMemory.quiet): the run reads and writes
+// nothing, and either ends with nothing to do or finds work (more).
+func (c *Controller) decide(ctx context.Context, t appTurn) (out outcome, more bool) {
+	return c.newRun(t, true, nil).runSteps(ctx)
+}
+
+// newRun makes a run of the app's steps; recall: it may decide from the
+// remembered state. It takes slot before reading the store.
+func (c *Controller) newRun(t appTurn, recall bool, slot *workSlot) *appRun {
+	log := lazyLogger(c.log, slog.String("repo", t.rs.cfg.Name), slog.String("app", t.app.Name), slog.String("revision", t.rev.SHA))
+	r := &appRun{c: c, rs: t.rs, head: t.rev, app: t.app, d: t.d, rev: t.rev, log: log, recall: recall,
+		rec: c.recorderLogging(t.rs.cfg.Name, t.app.Name, log), slot: slot}
+	r.rec.mem = t.mem
+	return r
+}
+
+// reconcileApp runs the steps for the app at the repo's current revision.
+// An app nothing changed decides first from its state as the pass
+// remembers it, when the pass trusts it, in the pass's lane and without a
+// work slot (it only computes); a run that does not end there with
+// nothing to do takes a slot and runs again from the stored state. A
+// changed app, or one the pass cannot decide from memory, takes a slot
+// and reads its stored state at once.
+func (c *Controller) reconcileApp(ctx context.Context, t appTurn) outcome {
+	slot := &workSlot{slots: t.slots}
+	defer slot.release()
+	if !t.changed && !t.decided {
+		first := c.newRun(t, true, slot)
+		if first.release = t.mem.lane(); first.release == nil && !slot.take(ctx) {
+			return outcomeBlocked
+		}
+		out, more := first.runSteps(ctx)
+		first.leaveLane()
+		if !more {
+			return out
+		}
 	}
-	first := newRun(true)
-	first.release = mem.lane()
-	out, more := first.runSteps(ctx)
-	first.leaveLane()
-	if more {
-		out, _ = newRun(false).runSteps(ctx)
+	if !slot.take(ctx) {
+		return outcomeBlocked
 	}
+	out, _ := c.newRun(t, false, slot).runSteps(ctx)
 	return out
+}
+
+// workSlot is a run's hold on one of the pass's work slots.
+type workSlot struct {
+	slots chan struct{}
+	held  bool
+}
+
+// take waits for a slot unless one is held (or there are none to take,
+// nil w); false when ctx ended first.
+func (w *workSlot) take(ctx context.Context) bool {
+	if w == nil || w.held {
+		return true
+	}
+	select {
+	case w.slots <- struct{}{}:
+		w.held = true
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (w *workSlot) release() {
+	if w != nil && w.held {
+		<-w.slots
+		w.held = false
+	}
 }
 
 // runSteps runs the steps in order until one ends the run; more asks for
@@ -157,6 +225,9 @@ func (r *appRun) loadState(ctx context.Context) verdict {
 		return next
 	}
 	r.leaveLane() // a run that reads the store runs in parallel with the others
+	if !r.slot.take(ctx) {
+		return blocked
+	}
 	if err := r.rec.load(ctx); err != nil {
 		r.log.Error("reading app state", "error", err)
 		return blocked
