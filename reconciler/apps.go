@@ -44,7 +44,10 @@ func (c *Controller) reconcileApps(ctx context.Context, rs *repoState) {
 	rev, d := rs.current()
 	last := rs.pass.desired
 	rs.pass = passRecord{rev: rev.SHA, at: c.opt.Now(), desired: d}
-	c.refreshMarks(ctx, rs)
+	if !rs.marksFresh {
+		c.refreshMarks(ctx, rs)
+	}
+	rs.marksFresh = false
 	mem := c.beginPass(ctx, rs)
 	outs := newOutcomes(d)
 	slots := make(chan struct{}, c.opt.MaxParallel)

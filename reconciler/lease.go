@@ -194,7 +194,8 @@ func (c *Controller) ownRepo(ctx context.Context, rs *repoState) bool {
 	c.log.Info("this replica now reconciles the repo", "repo", rs.cfg.Name)
 	rs.lease, rs.follower = h, false
 	rs.pass = passRecord{} // another replica may have worked on it: run every app
-	rs.forgotten = false   // and look for the state of removed apps
+	rs.marksFresh = false
+	rs.forgotten = false // and look for the state of removed apps
 	c.held.Add(1)
 	// Another replica may have applied the repo's apps since this one last
 	// did: outputs cached then are stale (read them again from the appliers).

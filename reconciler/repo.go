@@ -50,6 +50,9 @@ type repoState struct {
 	started   time.Time                    // first drift scans are one interval after start
 	pass      passRecord                   // the last reconcile pass (loop goroutine, under mu)
 	forgotten bool                         // the states of removed apps were dropped since the lease was taken (under mu)
+	// marksFresh: marks were just read and written by load, so the pass
+	// that follows need not read them again (loop goroutine, under mu).
+	marksFresh bool
 }
 
 // passRecord is what the last reconcile pass of a repository found.
@@ -194,6 +197,7 @@ func (c *Controller) load(ctx context.Context, rs *repoState, rev *sources.Revis
 		log.Warn("reading what is remembered of the repository", "error", err)
 		marks = state.RepoState{Repo: repo}
 	}
+	stored := err == nil // marks are the stored ones, as far as this load knows
 	switch {
 	case marks.Rejected == rev.SHA:
 		rs.invalidSHA = rev.SHA
@@ -211,6 +215,7 @@ func (c *Controller) load(ctx context.Context, rs *repoState, rev *sources.Revis
 	}
 	marks.Attempts++
 	if err := c.opt.Store.PutRepo(ctx, marks); err != nil {
+		stored = false
 		log.Warn("remembering the revision being evaluated", "error", err)
 	}
 	d, diags := c.evaluate(repo, rev, rs.cfg.Path, <-reuse)
@@ -224,9 +229,11 @@ func (c *Controller) load(ctx context.Context, rs *repoState, rev *sources.Revis
 	marks.Good = rev.SHA
 	marks.Last.Loaded(rev.SHA)
 	if err := c.opt.Store.PutRepo(ctx, marks); err != nil {
+		stored = false
 		log.Warn("remembering the revision evaluated", "error", err)
 	}
 	rs.marks.Store(&marks)
+	rs.marksFresh = stored
 	_, prev := rs.current()
 	rs.cur.Store(&snapshot{rev: rev, desired: d})
 	rs.keepHashes(d)
