@@ -15,6 +15,15 @@
 // store through a mutex-guarded handle of their own, so a fetch never
 // disturbs a plan reading an older Revision.
 //
+// Storage: every fetch that transfers objects adds a pack to the bare
+// clone. Past 16 packs besides the largest (the initial clone), the fetch
+// merges the small ones into one (their objects copied as listed in their
+// indexes, no history walk), written and synced before the merged packs
+// are deleted; packs kept grow geometrically, so an object is rewritten a
+// few times in all. An older Revision whose packs were merged away reads
+// from the newest store instead. A failed merge is logged and changes
+// nothing; Open removes what an interrupted one left.
+//
 // Revert (`driftless rollback --revert`) writes one commit on top of the
 // remote branch head whose tree is an earlier commit's tree, with a "This
 // reverts commit <sha>." line per undone commit, and pushes it without

@@ -44,7 +44,10 @@ func (r *Repo) fetchRef(ctx context.Context, ref string) (*Revision, error) {
 	if name == "" { // a SHA
 		lref := strings.ToLower(ref)
 		h := plumbing.NewHash(lref)
-		if !r.hasCommit(h) {
+		r.pollMu.Lock() // the writing store is used under pollMu only
+		have := r.hasCommit(h)
+		r.pollMu.Unlock()
+		if !have {
 			if err := r.fetchSpecs(ctx, "+refs/heads/*:refs/remotes/origin/*", "+refs/pull/*/head:refs/pull/*/head"); err != nil {
 				return nil, err
 			}
@@ -62,7 +65,9 @@ func (r *Repo) fetchRef(ctx context.Context, ref string) (*Revision, error) {
 	if err := r.fetchSpecs(ctx, "+"+name.String()+":"+name.String()); err != nil {
 		return nil, err
 	}
+	r.pollMu.Lock()
 	got, err := r.w.Reference(name)
+	r.pollMu.Unlock()
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownRevision, name)
 	}
@@ -117,8 +122,6 @@ func (r *Repo) fetchSpecs(ctx context.Context, specs ...string) error {
 	if err != nil {
 		return fmt.Errorf("fetch from %s: %w", r.red.String(r.cfg.URL), r.red.Error(err))
 	}
-	r.mu.Lock()
-	r.objs = newObjStore(r.cfg.Dir, r.objs) // sees the new pack
-	r.mu.Unlock()
+	r.refreshStore() // sees the new pack
 	return nil
 }

@@ -30,10 +30,11 @@ const (
 // goes through mu. A fetch writes through a different handle (new packs
 // appear as new files; existing ones are never modified), and a Poll that
 // fetched opens a fresh objStore so that it sees the new packs: Revisions
-// made earlier keep reading theirs.
+// made earlier keep reading theirs (see packStorage for when their packs
+// were merged away meanwhile).
 type objStore struct {
 	mu    sync.Mutex
-	s     *filesystem.Storage
+	s     *packStorage
 	trees map[plumbing.Hash]*object.Tree
 	// diffs memoises ChangedPaths by commit pair: the reconciler asks for
 	// the same pair once per app (commits are immutable, so it never goes
@@ -45,6 +46,9 @@ type objStore struct {
 	// head is the tracked branch's commit as of the last Poll that used
 	// this store (guarded by Repo.mu, set before the store is published).
 	head string
+	// newest returns the repository's current objStore (Repo.store): the
+	// one that sees packs merged after this store loaded its index.
+	newest func() *objStore
 }
 
 // maxOpenPacks is how many pack files an objStore keeps open.
@@ -91,9 +95,15 @@ func (c *blobCache) add(h plumbing.Hash, data []byte) {
 }
 
 // newObjStore opens a read handle on the object store in dir. It takes
-// over the caches of prev, the handle it replaces (nil: none), and its
-// head.
-func newObjStore(dir string, prev *objStore) *objStore {
+// over the caches of prev, the handle it replaces (nil: none), its head
+// and its newest. Packs in hide are left out of its index (packs being
+// merged away: see Repo.mergePacks).
+//
+// The index of every pack is loaded here rather than on the first read:
+// callers hold Repo.pollMu (or are Open), so the listing of the pack
+// directory never runs while a merge deletes packs, which could otherwise
+// leave the store with an index that misses objects.
+func newObjStore(dir string, prev *objStore, hide map[plumbing.Hash]bool) *objStore {
 	o := &objStore{
 		blobs: &blobCache{},
 		idx:   &idxCache{},
@@ -101,13 +111,17 @@ func newObjStore(dir string, prev *objStore) *objStore {
 		diffs: make(map[[2]plumbing.Hash][]string),
 	}
 	if prev != nil {
-		o.blobs, o.idx, o.head = prev.blobs, prev.idx, prev.head
+		o.blobs, o.idx, o.head, o.newest = prev.blobs, prev.idx, prev.head, prev.newest
 	}
 	// Pack files stay open between reads (a few; the least recently used
 	// is closed): a pass over 1,000 apps reads thousands of objects, each
 	// of which would open and close its pack.
-	o.s = filesystem.NewStorageWithOptions(idxFS{Filesystem: osfs.New(dir), cache: o.idx}, cache.NewObjectLRUDefault(),
-		filesystem.Options{MaxOpenDescriptors: maxOpenPacks})
+	fsys := idxFS{Filesystem: osfs.New(dir), cache: o.idx, hide: hide}
+	o.s = &packStorage{o: o, Storage: filesystem.NewStorageWithOptions(fsys, cache.NewObjectLRUDefault(),
+		filesystem.Options{MaxOpenDescriptors: maxOpenPacks})}
+	// HasEncodedObject loads the pack indexes (a loose object named by the
+	// zero hash never exists). A failure here would fail the reads too.
+	_ = o.s.HasEncodedObject(plumbing.ZeroHash)
 	return o
 }
 

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/go-git/go-billy/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 )
 
 // maxIdxCache bounds the bytes of pack index files idxCache keeps; past
@@ -54,13 +56,36 @@ func (c *idxCache) get(path string) ([]byte, error) {
 	return b, nil
 }
 
+// drop forgets the index file at path (its pack was merged away).
+func (c *idxCache) drop(path string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b, ok := c.m[path]; ok {
+		delete(c.m, path)
+		c.size -= len(b)
+	}
+}
+
 // idxFS is the bare repository's file system as the objStore's go-git
 // storage sees it: pack index files are served by the idxCache, every
 // other file by the embedded file system (only read; fetches write through
-// Repo.w).
+// Repo.w). The packs in hide are left out of the pack directory's listing,
+// so a store opened while they are being merged away never indexes them.
 type idxFS struct {
 	billy.Filesystem
 	cache *idxCache
+	hide  map[plumbing.Hash]bool
+}
+
+func (f idxFS) ReadDir(name string) ([]os.FileInfo, error) {
+	infos, err := f.Filesystem.ReadDir(name)
+	if err != nil || len(f.hide) == 0 || filepath.ToSlash(filepath.Clean(name)) != "objects/pack" {
+		return infos, err
+	}
+	return slices.DeleteFunc(infos, func(fi os.FileInfo) bool {
+		h, ok := packName(fi.Name(), ".pack")
+		return ok && f.hide[h]
+	}), nil
 }
 
 func (f idxFS) Open(name string) (billy.File, error) {
@@ -79,6 +104,21 @@ func isPackIdx(name string) bool {
 	dir, base := filepath.Split(filepath.ToSlash(name))
 	return strings.HasSuffix(strings.TrimSuffix(dir, "/"), "objects/pack") &&
 		strings.HasPrefix(base, "pack-") && strings.HasSuffix(base, ".idx")
+}
+
+// packName parses the name of a pack's file, pack-<hash><ext>.
+func packName(name, ext string) (plumbing.Hash, bool) {
+	hex, ok := strings.CutPrefix(name, "pack-")
+	if !ok {
+		return plumbing.ZeroHash, false
+	}
+	if hex, ok = strings.CutSuffix(hex, ext); !ok {
+		return plumbing.ZeroHash, false
+	}
+	if !plumbing.IsHash(hex) {
+		return plumbing.ZeroHash, false
+	}
+	return plumbing.NewHash(hex), true
 }
 
 // errReadOnly is returned by memFile's writing methods.

@@ -73,6 +73,9 @@ type Repo struct {
 	w      *filesystem.Storage // writes (fetch, refs); used under pollMu
 
 	pollMu sync.Mutex
+	// packLimit is how many packs besides the largest trigger a merge
+	// (maxSmallPacks; benchmarks change it).
+	packLimit int
 
 	mu   sync.Mutex
 	head string
@@ -128,15 +131,23 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Repo, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("sources: repo %s: open %s: %w", cfg.Name, cfg.Dir, err)
 	}
-	r := &Repo{
-		cfg:  cfg,
-		log:  log.With("repo", cfg.Name),
-		auth: auth,
-		red:  red,
-		ref:  plumbing.NewBranchReferenceName(cfg.Branch),
-		objs: newObjStore(cfg.Dir, nil),
+	// What a crash during a fetch or a pack merge left behind.
+	if err := cleanPackDir(filepath.Join(cfg.Dir, "objects", "pack")); err != nil {
+		return nil, fmt.Errorf("sources: repo %s: %w", cfg.Name, err)
 	}
-	r.w = filesystem.NewStorage(osfs.New(cfg.Dir), cache.NewObjectLRUDefault())
+	r := &Repo{
+		cfg:       cfg,
+		log:       log.With("repo", cfg.Name),
+		auth:      auth,
+		red:       red,
+		ref:       plumbing.NewBranchReferenceName(cfg.Branch),
+		packLimit: maxSmallPacks,
+		objs:      newObjStore(cfg.Dir, nil, nil),
+	}
+	r.objs.newest = r.store
+	// The writing store reads pack indexes from the same cache: it loads
+	// them all again after a pack merge.
+	r.w = filesystem.NewStorage(idxFS{Filesystem: osfs.New(cfg.Dir), cache: r.objs.idx}, cache.NewObjectLRUDefault())
 	// HEAD names the tracked branch, so `git log` in Dir shows it.
 	if err := r.w.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, r.ref)); err != nil {
 		return nil, fmt.Errorf("sources: repo %s: %w", cfg.Name, err)
@@ -308,12 +319,11 @@ func (r *Repo) pull(ctx context.Context) (plumbing.Hash, error) {
 }
 
 // fetched returns the local branch's commit after a fetch; when objects
-// were transferred, readers see the new pack from now on.
+// were transferred, readers see the new pack from now on ("the branch"
+// stays the last Poll's head). r.pollMu must be held.
 func (r *Repo) fetched(transferred bool) (plumbing.Hash, error) {
 	if transferred {
-		r.mu.Lock()
-		r.objs = newObjStore(r.cfg.Dir, r.objs) // sees the new pack; "the branch" stays the last Poll's head
-		r.mu.Unlock()
+		r.refreshStore()
 	}
 	ref, err := r.w.Reference(r.ref)
 	if err != nil {
