@@ -69,7 +69,22 @@ func (r *Repo) publish(o *objStore) {
 // A crash at any point leaves every object in some pack (at worst twice),
 // and temporary files that Open removes. Readers of older stores that
 // find a pack gone read from the new one (packStorage).
-func (r *Repo) mergePacks() (bool, error) {
+//
+// It runs only when no other process has the clone open (dirLock): their
+// stores index the packs it would delete.
+func (r *Repo) mergePacks() (merged bool, err error) {
+	ran, lerr := r.lock.alone(func() { merged, err = r.mergePacksAlone() })
+	if lerr != nil {
+		return merged, errors.Join(err, lerr)
+	}
+	if !ran {
+		r.log.Debug("another process has the clone open; its pack files are merged later")
+	}
+	return merged, err
+}
+
+// mergePacksAlone is mergePacks under the clone's exclusive lock.
+func (r *Repo) mergePacksAlone() (bool, error) {
 	packDir := filepath.Join(r.cfg.Dir, "objects", "pack")
 	if err := cleanPackDir(packDir); err != nil {
 		return false, err

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -370,5 +371,66 @@ func TestPacksToMerge(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 			t.Errorf("packsToMerge(%v) = %v, want %v", sizes(tc.in), got, tc.want)
 		}
+	}
+}
+
+// TestNoMergeWhileAnotherProcessHasTheClone: while another process (here,
+// another Repo on the same directory: its own lock file description) has
+// the clone open, a fetch does not merge or delete its packs, which that
+// process indexed; once it is gone, the next fetch merges them.
+func TestNoMergeWhileAnotherProcessHasTheClone(t *testing.T) {
+	ctx := context.Background()
+	g := testenv.NewGitRepo(t)
+	g.Write("a.txt", "0")
+	g.Commit("c0")
+	dir := filepath.Join(t.TempDir(), "clone")
+	r, err := Open(ctx, Config{Name: "r", URL: g.URL(), Dir: dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.packLimit = 2
+	var shas []string
+	commit := func(i int) {
+		g.Write("a.txt", strconv.Itoa(i))
+		shas = append(shas, g.Commit("c"+strconv.Itoa(i)))
+		if _, _, err := r.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(1)
+	other, err := Open(ctx, Config{Name: "r", URL: g.URL(), Dir: dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := other.Poll(ctx); err != nil { // indexes the packs there
+		t.Fatal(err)
+	}
+	for i := 2; i <= 6; i++ {
+		commit(i)
+	}
+	packs, err := listPacks(filepath.Join(dir, "objects", "pack"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(packs) < 6 {
+		t.Fatalf("%d packs after 6 fetches while another process had the clone open: merged under it", len(packs))
+	}
+	// The other process still reads what it indexed.
+	if rev, err := other.Revision(ctx, shas[0]); err != nil {
+		t.Fatalf("the other process reads %.7s: %v", shas[0], err)
+	} else if b, err := fs.ReadFile(rev.Tree, "a.txt"); err != nil || string(b) != "1" {
+		t.Fatalf("the other process reads a.txt at %.7s: %q, %v", shas[0], b, err)
+	}
+	other.lock.f.Close() // the other process ends
+	g.Write("a.txt", "7")
+	g.Commit("c7")
+	if _, _, err := r.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if packs, err = listPacks(filepath.Join(dir, "objects", "pack")); err != nil {
+		t.Fatal(err)
+	}
+	if len(packs) > 3 {
+		t.Fatalf("%d packs once the clone is this process's alone: no merge", len(packs))
 	}
 }

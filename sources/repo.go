@@ -71,6 +71,7 @@ type Repo struct {
 	ref    plumbing.ReferenceName
 	remote *git.Remote
 	w      *filesystem.Storage // writes (fetch, refs); used under pollMu
+	lock   *dirLock            // this process's hold on the clone (see dirLock)
 
 	pollMu sync.Mutex
 	// packLimit is how many packs besides the largest trigger a merge
@@ -131,9 +132,15 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Repo, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("sources: repo %s: open %s: %w", cfg.Name, cfg.Dir, err)
 	}
-	// What a crash during a fetch or a pack merge left behind.
-	if err := cleanPackDir(filepath.Join(cfg.Dir, "objects", "pack")); err != nil {
+	lock, err := openDirLock(cfg.Dir)
+	if err != nil {
 		return nil, fmt.Errorf("sources: repo %s: %w", cfg.Name, err)
+	}
+	// What a crash during a fetch or a pack merge left behind, unless
+	// another process has the clone open (its fetch may be writing them).
+	var cleanErr error
+	if _, err := lock.alone(func() { cleanErr = cleanPackDir(filepath.Join(cfg.Dir, "objects", "pack")) }); err != nil || cleanErr != nil {
+		return nil, fmt.Errorf("sources: repo %s: %w", cfg.Name, errors.Join(err, cleanErr))
 	}
 	r := &Repo{
 		cfg:       cfg,
@@ -145,6 +152,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Repo, error) {
 		objs:      newObjStore(cfg.Dir, nil, nil),
 	}
 	r.objs.newest = r.store
+	holdDirLock(r, lock)
 	// The writing store reads pack indexes from the same cache: it loads
 	// them all again after a pack merge.
 	r.w = filesystem.NewStorage(idxFS{Filesystem: osfs.New(cfg.Dir), cache: r.objs.idx}, cache.NewObjectLRUDefault())
