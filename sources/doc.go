@@ -22,7 +22,9 @@
 // are deleted; packs kept grow geometrically, so an object is rewritten a
 // few times in all. An older Revision whose packs were merged away reads
 // from the newest store instead. A failed merge is logged and changes
-// nothing; Open removes what an interrupted one left.
+// nothing; Open removes what an interrupted one left. Merging and that
+// clean-up delete files, so they wait until no other process has the clone
+// open (driftless.lock in it: a shared flock per Repo).
 //
 // Revert (`driftless rollback --revert`) writes one commit on top of the
 // remote branch head whose tree is an earlier commit's tree, with a "This
