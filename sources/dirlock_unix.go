@@ -26,7 +26,7 @@ type dirLock struct{ f *os.File }
 // openDirLock takes the shared lock on dir's lock file; it is released
 // when the Repo holding it is garbage.
 func openDirLock(dir string) (*dirLock, error) {
-	f, err := os.OpenFile(filepath.Join(dir, dirLockName), os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, dirLockName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock file: %w", err)
 	}
