@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -262,6 +263,10 @@ type clusterEnv struct {
 	cloud  *cloud
 	logs   *logBuf
 	log    *slog.Logger
+	// lost makes every trigger a replica broadcasts vanish, as a core NATS
+	// message does when the subscriber's interest has not yet reached the
+	// publisher's server.
+	lost atomic.Bool
 }
 
 func newClusterEnv(t *testing.T) *clusterEnv {
@@ -328,7 +333,11 @@ func (e *clusterEnv) start(name, url string, interval time.Duration) *replica {
 	pub := notify.NewPublisher(js, name, log, nil, notify.WithOutbox(e.t.TempDir(), 0))
 	c, err := New(Options{Instance: name, Holder: name, TakeoverGrace: time.Millisecond, Loader: manifest.New(&cloudApplier{c: e.cloud, replica: name}),
 		Store: store, Events: pub, MaxParallel: 2, Log: log, Leases: leases, LeaseTTL: clusterTTL,
-		Broadcast: func(repo string) { _ = nc.Publish(clusterTrigger+repo, nil) }, Connected: nc.IsConnected},
+		Broadcast: func(repo string) {
+			if !e.lost.Load() {
+				_ = nc.Publish(clusterTrigger+repo, nil)
+			}
+		}, Connected: nc.IsConnected},
 		e.repos(interval))
 	if err != nil {
 		e.t.Fatal(err)

@@ -367,6 +367,64 @@ func TestClusterActionOnNonHolder(t *testing.T) {
 	e.checkEvents(e.events())
 }
 
+// TestClusterActionTriggerLost: the trigger a replica broadcasts when it
+// takes an action is a core NATS message, which is lost when the holder's
+// interest has not yet reached the publisher's server, or while a
+// connection is down. The action is in the store all the same: the holder
+// must act on it at once, not at its next full pass (up to 15 minutes
+// away). Here every broadcast is lost; the same caller asks twice, so that
+// the second request is not mistaken for the first.
+func TestClusterActionTriggerLost(t *testing.T) {
+	testenv.Short(t)
+	e := newClusterEnv(t)
+	head := e.src.commit("init", baseFiles())
+	rs := []*replica{e.start("a", e.urls[0], time.Minute), e.start("b", e.urls[1], time.Minute)}
+	e.waitSynced(20*time.Second, head, clusterApps...)
+	holder := e.holder(repoLeaseKey("r"))
+	var other *replica
+	for _, r := range rs {
+		if r.name != holder {
+			other = r
+		}
+	}
+	if holder == "" || other == nil {
+		t.Fatalf("repo lease held by %q", holder)
+	}
+	e.lost.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for round := 1; round <= 2; round++ {
+		e.cloud.stack.tamper("dns", fmt.Sprintf("changed outside %d", round))
+		t0 := time.Now()
+		if _, err := other.c.Act(ctx, Action{Repo: "r", App: "dns", Action: "reconcile", Caller: "alice"}); err != nil {
+			t.Fatalf("Act on %s (not the holder): %v", other.name, err)
+		}
+		e.eventually(10*time.Second, fmt.Sprintf("manual deploy %d of dns by the holder, its trigger lost", round), func() (bool, string) {
+			h := e.history("dns")
+			n := 0
+			for _, r := range h {
+				if r.Reason == state.ReasonManual && r.Outcome == "succeeded" {
+					n++
+				}
+			}
+			return n == round, fmt.Sprintf("%d manual deploys in history %+v", n, h)
+		})
+		t.Logf("round %d: the holder applied dns %s after Act on the other replica", round, time.Since(t0).Round(time.Millisecond))
+		if r := e.history("dns")[0]; r.Replica != holder || r.Caller != "alice" {
+			t.Errorf("manual deploy record: %+v, want by %s for alice", r, holder)
+		}
+		if n := e.cloud.plansOf(holder, "dns", t0); n != 1 {
+			t.Errorf("round %d: %s planned dns %d times after the action, want 1", round, holder, n)
+		}
+	}
+	if n := e.cloud.plansOf(other.name, "", time.Time{}); n != 0 {
+		t.Errorf("%s, which never held the repo lease, planned %d times", other.name, n)
+	}
+	if o := e.cloud.overlapping(); len(o) > 0 {
+		t.Errorf("concurrent applies of one app: %v", o)
+	}
+}
+
 // TestClusterRepoLeaseLostMidSync: a replica whose repo lease expires
 // while it is between plan and apply (a long pause, a partition) must not
 // apply its stale plan after the replica that took the lease over has

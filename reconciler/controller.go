@@ -85,6 +85,8 @@ type Options struct {
 	TakeoverGrace time.Duration
 	// Broadcast tells the other replicas that repo has work (an API
 	// action): the lease holder's loop runs at once. nil: single replica.
+	// A broadcast lost on its way is made up for when the Store is a
+	// state.Watcher: the holder watches it for actions (see watchActions).
 	Broadcast func(repo string)
 	// Drift tracks drift lifecycles; nil disables drift scans.
 	Drift *drift.Tracker
@@ -191,6 +193,15 @@ func (c *Controller) Run(ctx context.Context) error {
 		defer c.release(h)
 	}
 	var wg sync.WaitGroup
+	if w, ok := c.opt.Store.(state.Watcher); ok && c.opt.Leases != nil {
+		// Actions recorded by other replicas reach this one through the
+		// store too, not only through their trigger broadcast.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.watchActions(ctx, w)
+		}()
+	}
 	for _, name := range c.names {
 		rs := c.repos[name]
 		wg.Add(2)

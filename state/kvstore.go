@@ -157,6 +157,19 @@ func (s *KVStore) LastRevision(ctx context.Context) (uint64, error) {
 	return s.state.LastRevision(ctx)
 }
 
+// WatchApps calls fn with each app state written to the bucket after it
+// starts (see Watcher); a value that does not decode is skipped.
+func (s *KVStore) WatchApps(ctx context.Context, fn func(AppState)) error {
+	return s.state.Watch(ctx, func(_ string, value []byte, rev uint64) {
+		var st AppState
+		if json.Unmarshal(value, &st) != nil {
+			return
+		}
+		st.Rev = rev
+		fn(st)
+	})
+}
+
 func (s *KVStore) Delete(ctx context.Context, repo, app string) error {
 	s.mu.Lock()
 	delete(s.decoded, kv.Key(repo, app))

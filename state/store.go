@@ -32,6 +32,17 @@ var (
 	_ Sequenced = (*KVStore)(nil)
 )
 
+// Watcher is a Store shared by processes that tells each of them of the
+// app states any of them writes, as they are written.
+type Watcher interface {
+	// WatchApps calls fn with each app state written after it starts, in
+	// order, until ctx ends (nil) or the watch fails. fn must return
+	// quickly.
+	WatchApps(ctx context.Context, fn func(AppState)) error
+}
+
+var _ Watcher = (*KVStore)(nil)
+
 // Store keeps app state and deploy history.
 type Store interface {
 	// Get returns the state of one app, or an error wrapping ErrNotFound.
