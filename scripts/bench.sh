@@ -136,7 +136,7 @@ END {
 	row(s10, "controller-ms/op", "of sync: all but Terraform", "", 0)
 	row(s1k, "controller-ms/op", "of sync: all but Terraform", "", 0)
 	row(s1k, "by-hand-ms/op", "plan -out, show, apply", "", 0)
-	row(s1k, "git-pull-ms/op", "the shell loop's git pull", "", 0)
+	row(s1k, "git-pull-ms/op", "the shell loop: git pull", "", 0)
 	row(s1k, "rss-MB", "< 150", "<", 150)
 	# First sync of 100 stacks through the applier (4 at once) against a
 	# sequential init + apply -auto-approve loop.

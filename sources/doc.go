@@ -16,15 +16,18 @@
 // disturbs a plan reading an older Revision.
 //
 // Storage: every fetch that transfers objects adds a pack to the bare
-// clone. Past 16 packs besides the largest (the initial clone), the fetch
-// merges the small ones into one (their objects copied as listed in their
-// indexes, no history walk), written and synced before the merged packs
-// are deleted; packs kept grow geometrically, so an object is rewritten a
-// few times in all. An older Revision whose packs were merged away reads
-// from the newest store instead. A failed merge is logged and changes
-// nothing; Open removes what an interrupted one left. Merging and that
-// clean-up delete files, so they wait until no other process has the clone
-// open (driftless.lock in it: a shared flock per Repo).
+// clone. Past 16 packs besides the largest (the initial clone), the next
+// poll that finds the branch unchanged merges the small ones into one
+// (their objects copied as listed in their indexes, no history walk): a
+// merge rewrites those objects, which a commit just fetched should not
+// wait for, so a fetch merges itself only past 64. The merged pack is
+// written and synced before the merged packs are deleted; packs kept grow
+// geometrically, so an object is rewritten a few times in all. An older
+// Revision whose packs were merged away reads from the newest store
+// instead. A failed merge is logged and changes nothing; Open removes what
+// an interrupted one left. Merging and that clean-up delete files, so they
+// wait until no other process has the clone open (driftless.lock in it: a
+// shared flock per Repo).
 //
 // Revert (`driftless rollback --revert`) writes one commit on top of the
 // remote branch head whose tree is an earlier commit's tree, with a "This

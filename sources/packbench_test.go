@@ -16,8 +16,8 @@ import (
 
 // BenchmarkPollAfterFetches measures a Poll that fetches one new commit
 // (and the read of a file of it) after the clone took that many fetches
-// already, each of which left a pack: with the merge, and with it
-// disabled. Run with a fixed count (-benchtime=100x): every iteration
+// already, each of which left a pack and was followed by an idle poll (the
+// interval's, which merges): with the merge, and with it disabled. Run with a fixed count (-benchtime=100x): every iteration
 // adds a commit. Without the merge the cost grows with the number of
 // packs. cpu-ms/op is this process's CPU (go-git; the HTTP server's
 // git-http-backend runs in child processes).
@@ -55,9 +55,17 @@ func benchPollAfterFetches(b *testing.B, merge bool, fetches int) {
 			b.Fatal(err)
 		}
 	}
+	// The interval's polls between pushes find the branch unchanged:
+	// that is when the small packs are merged (mergeIdle).
+	idle := func() {
+		if _, changed, err := r.Poll(ctx); err != nil || changed {
+			b.Fatalf("idle Poll = %v, %v", changed, err)
+		}
+	}
 	for range fetches + 1 {
 		push()
 		poll()
+		idle()
 	}
 	if b.N > spare {
 		b.Fatalf("b.N = %d: run with -benchtime=Nx, N ≤ %d", b.N, spare)
@@ -72,6 +80,7 @@ func benchPollAfterFetches(b *testing.B, merge bool, fetches int) {
 		poll()
 		b.StopTimer()
 		cpu += cpuTime(b, syscall.RUSAGE_SELF) - cpu0
+		idle()
 	}
 	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 	packs, err := listPacks(r.cfg.Dir + "/objects/pack")

@@ -106,8 +106,16 @@ func TestPackMergeBoundsPacks(t *testing.T) {
 		if err != nil || !changed || rev.SHA != p.shas[i] {
 			t.Fatalf("Poll %d = %v, %v, %v; want %s", i, rev, changed, err, p.shas[i])
 		}
+		if n := len(packHashes(t, r.cfg.Dir)); n > fetchMergeFactor*maxSmallPacks+1 {
+			t.Fatalf("after %d fetches: %d packs, want at most %d", i+1, n, fetchMergeFactor*maxSmallPacks+1)
+		}
+		// The interval's next poll, which finds the branch unchanged,
+		// merges the small packs.
+		if _, changed, err := r.Poll(ctx); err != nil || changed {
+			t.Fatalf("idle Poll after %d = %v, %v", i, changed, err)
+		}
 		if n := len(packHashes(t, r.cfg.Dir)); n > maxSmallPacks+1 {
-			t.Fatalf("after %d fetches: %d packs, want at most %d", i+1, n, maxSmallPacks+1)
+			t.Fatalf("after %d fetches and an idle poll: %d packs, want at most %d", i+1, n, maxSmallPacks+1)
 		}
 		if i == 12 {
 			early, earlyPacks = rev, packHashes(t, r.cfg.Dir)
@@ -253,7 +261,11 @@ func TestPackMergeFailureChangesNothing(t *testing.T) {
 	p.push()
 	rev, changed, err := r.Poll(ctx)
 	if err != nil || !changed || rev.SHA != p.shas[4] {
-		t.Fatalf("Poll after the failed merge = %v, %v, %v", rev, changed, err)
+		t.Fatalf("Poll of the fifth push = %v, %v, %v", rev, changed, err)
+	}
+	before = packHashes(t, cfg.Dir)
+	if rev, changed, err = r.Poll(ctx); err != nil || changed || rev.SHA != p.shas[4] { // idle: merges, and fails
+		t.Fatalf("idle Poll with the failed merge = %v, %v, %v", rev, changed, err)
 	}
 	after := packHashes(t, cfg.Dir)
 	for h := range before {
@@ -261,8 +273,8 @@ func TestPackMergeFailureChangesNothing(t *testing.T) {
 			t.Errorf("pack %s was deleted", h)
 		}
 	}
-	if len(after) != len(before)+1 {
-		t.Errorf("%d packs after the fetch, want %d (the fetched one added)", len(after), len(before)+1)
+	if len(after) != len(before) {
+		t.Errorf("%d packs after the failed merge, want %d", len(after), len(before))
 	}
 	if !strings.Contains(logs.String(), `"msg":"merging pack files failed; they stay as they are"`) {
 		t.Errorf("no warning logged:\n%s", logs.String())
@@ -334,6 +346,9 @@ func TestPackMergeCrashLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.checkRevision(rev, 6)
+	if _, _, err := r.Poll(ctx); err != nil { // idle: merges
+		t.Fatal(err)
+	}
 	if n := len(packHashes(t, cfg.Dir)); n > 3 {
 		t.Errorf("%d packs after the next merge, want at most 3", n)
 	}
@@ -407,6 +422,9 @@ func TestNoMergeWhileAnotherProcessHasTheClone(t *testing.T) {
 	}
 	for i := 2; i <= 6; i++ {
 		commit(i)
+		if _, _, err := r.Poll(ctx); err != nil { // idle: would merge
+			t.Fatal(err)
+		}
 	}
 	packs, err := listPacks(filepath.Join(dir, "objects", "pack"))
 	if err != nil {
@@ -421,10 +439,8 @@ func TestNoMergeWhileAnotherProcessHasTheClone(t *testing.T) {
 	} else if b, err := fs.ReadFile(rev.Tree, "a.txt"); err != nil || string(b) != "1" {
 		t.Fatalf("the other process reads a.txt at %.7s: %q, %v", shas[0], b, err)
 	}
-	other.lock.f.Close() // the other process ends
-	g.Write("a.txt", "7")
-	g.Commit("c7")
-	if _, _, err := r.Poll(ctx); err != nil {
+	other.lock.f.Close()                      // the other process ends
+	if _, _, err := r.Poll(ctx); err != nil { // idle: merges
 		t.Fatal(err)
 	}
 	if packs, err = listPacks(filepath.Join(dir, "objects", "pack")); err != nil {

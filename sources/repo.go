@@ -77,6 +77,7 @@ type Repo struct {
 	// packLimit is how many packs besides the largest trigger a merge
 	// (maxSmallPacks; benchmarks change it).
 	packLimit int
+	unmerged  int // packs fetched since the last merge looked (under pollMu; see mergeIdle)
 
 	mu   sync.Mutex
 	head string
@@ -149,6 +150,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Repo, error) {
 		red:       red,
 		ref:       plumbing.NewBranchReferenceName(cfg.Branch),
 		packLimit: maxSmallPacks,
+		unmerged:  1, // packs a previous run left: the first idle poll looks
 		objs:      newObjStore(cfg.Dir, nil, nil),
 	}
 	r.objs.newest = r.store
@@ -293,6 +295,7 @@ func (r *Repo) sync(ctx context.Context) (plumbing.Hash, error) {
 		return plumbing.ZeroHash, fmt.Errorf("read local %s: %w", r.ref, err)
 	}
 	if local != nil && local.Hash() == remoteHash && r.hasCommit(remoteHash) {
+		r.mergeIdle()
 		return remoteHash, nil
 	}
 	if r.hasCommit(remoteHash) {
@@ -332,6 +335,8 @@ func (r *Repo) pull(ctx context.Context) (plumbing.Hash, error) {
 func (r *Repo) fetched(transferred bool) (plumbing.Hash, error) {
 	if transferred {
 		r.refreshStore()
+	} else {
+		r.mergeIdle()
 	}
 	ref, err := r.w.Reference(r.ref)
 	if err != nil {
