@@ -17,7 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
-// maxCachedTrees bounds objStore's decoded-tree cache; maxCachedDiffs its
+// maxCachedTrees bounds the decoded-tree cache; maxCachedDiffs objStore's
 // cache of ChangedPaths results.
 const (
 	maxCachedTrees = 4096
@@ -33,9 +33,14 @@ const (
 // made earlier keep reading theirs (see packStorage for when their packs
 // were merged away meanwhile).
 type objStore struct {
-	mu    sync.Mutex
-	s     *packStorage
-	trees map[plumbing.Hash]*object.Tree
+	mu sync.Mutex
+	s  *packStorage
+	// trees holds the entries of the trees read, shared with the objStores
+	// that replace this one, like blobs and idx: a commit's fetch opens a
+	// new store, and the diff against the previous commit would otherwise
+	// decode its trees again (a 1,000-stack directory is a 1,000-entry
+	// tree).
+	trees *treeCache
 	// diffs memoises ChangedPaths by commit pair: the reconciler asks for
 	// the same pair once per app (commits are immutable, so it never goes
 	// stale).
@@ -107,11 +112,11 @@ func newObjStore(dir string, prev *objStore, hide map[plumbing.Hash]bool) *objSt
 	o := &objStore{
 		blobs: &blobCache{},
 		idx:   &idxCache{},
-		trees: make(map[plumbing.Hash]*object.Tree),
+		trees: &treeCache{},
 		diffs: make(map[[2]plumbing.Hash][]string),
 	}
 	if prev != nil {
-		o.blobs, o.idx, o.head, o.newest = prev.blobs, prev.idx, prev.head, prev.newest
+		o.blobs, o.idx, o.trees, o.head, o.newest = prev.blobs, prev.idx, prev.trees, prev.head, prev.newest
 	}
 	// Pack files stay open between reads (a few; the least recently used
 	// is closed): a pass over 1,000 apps reads thousands of objects, each
@@ -131,20 +136,42 @@ func (o *objStore) commit(h plumbing.Hash) (*object.Commit, error) {
 	return object.GetCommit(o.s, h)
 }
 
-// tree returns a decoded tree; o.mu must be held.
-func (o *objStore) tree(h plumbing.Hash) (*object.Tree, error) {
-	if t, ok := o.trees[h]; ok {
-		return t, nil
+// tree returns the entries of tree h, which the caller must not modify;
+// o.mu must be held.
+func (o *objStore) tree(h plumbing.Hash) ([]object.TreeEntry, error) {
+	if e, ok := o.trees.get(h); ok {
+		return e, nil
 	}
 	t, err := object.GetTree(o.s, h)
 	if err != nil {
 		return nil, err
 	}
-	if len(o.trees) >= maxCachedTrees {
-		clear(o.trees)
+	o.trees.add(h, t.Entries)
+	return t.Entries, nil
+}
+
+// treeCache keeps the entries of decoded trees. Trees are immutable, so
+// the cache outlives the objStore (see blobCache); it holds entries only,
+// not go-git's Tree, which reads through the store that decoded it.
+type treeCache struct {
+	mu sync.Mutex
+	m  map[plumbing.Hash][]object.TreeEntry
+}
+
+func (c *treeCache) get(h plumbing.Hash) ([]object.TreeEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[h]
+	return e, ok
+}
+
+func (c *treeCache) add(h plumbing.Hash, entries []object.TreeEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCachedTrees {
+		c.m = make(map[plumbing.Hash][]object.TreeEntry)
 	}
-	o.trees[h] = t
-	return t, nil
+	c.m[h] = entries
 }
 
 // gitTree is the backend of a Revision's Tree.
@@ -182,11 +209,11 @@ func (g *gitTree) entryNode(e object.TreeEntry) (node, bool) {
 func (g *gitTree) lookup(dir node, name string) (node, error) {
 	g.o.mu.Lock()
 	defer g.o.mu.Unlock()
-	t, err := g.o.tree(plumbing.NewHash(dir.ref))
+	entries, err := g.o.tree(plumbing.NewHash(dir.ref))
 	if err != nil {
 		return node{}, fmt.Errorf("read tree %s: %w", dir.ref, err)
 	}
-	for _, e := range t.Entries {
+	for _, e := range entries {
 		if e.Name == name {
 			if n, ok := g.entryNode(e); ok {
 				return n, nil
@@ -200,12 +227,12 @@ func (g *gitTree) lookup(dir node, name string) (node, error) {
 func (g *gitTree) list(dir node) ([]dirent, error) {
 	g.o.mu.Lock()
 	defer g.o.mu.Unlock()
-	t, err := g.o.tree(plumbing.NewHash(dir.ref))
+	entries, err := g.o.tree(plumbing.NewHash(dir.ref))
 	if err != nil {
 		return nil, fmt.Errorf("read tree %s: %w", dir.ref, err)
 	}
-	out := make([]dirent, 0, len(t.Entries))
-	for _, e := range t.Entries {
+	out := make([]dirent, 0, len(entries))
+	for _, e := range entries {
 		if n, ok := g.entryNode(e); ok {
 			out = append(out, dirent{name: e.Name, n: n})
 		}

@@ -207,11 +207,11 @@ func (o *objStore) diffTrees(ctx context.Context, dir string, a, b plumbing.Hash
 		if h.IsZero() {
 			return nil, nil
 		}
-		t, err := o.tree(h)
+		e, err := o.tree(h)
 		if err != nil {
 			return nil, fmt.Errorf("read tree %s: %w", h, err)
 		}
-		return t.Entries, nil
+		return e, nil
 	}
 	ea, err := entries(a)
 	if err != nil {
