@@ -126,6 +126,7 @@ func (l *Loader) load(repo string, tree fs.FS, dir string, r *reuser) (_ *Desire
 		diags = append(diags, cdiags...)
 		blocks = append(blocks, content.Blocks...)
 	}
+	d.Apps = make(map[string]*App, len(blocks)) // sized: a repository may declare thousands
 	for _, b := range blocks {
 		name := b.Labels[0]
 		if !NameRE.MatchString(name) {
@@ -142,7 +143,7 @@ func (l *Loader) load(repo string, tree fs.FS, dir string, r *reuser) (_ *Desire
 		d.Apps[name] = &App{Name: name, Kind: b.Type, File: b.DefRange.Filename, DefRange: b.DefRange, reads: &reads{},
 			src: blockSource(d.parsed[b.DefRange.Filename].file, b)}
 	}
-	byName := map[string]*hcl.Block{}
+	byName := make(map[string]*hcl.Block, len(blocks))
 	for _, b := range blocks {
 		if a, ok := d.Apps[b.Labels[0]]; ok && a.DefRange == b.DefRange {
 			byName[a.Name] = b
@@ -158,7 +159,7 @@ func (l *Loader) load(repo string, tree fs.FS, dir string, r *reuser) (_ *Desire
 		}
 		return &hcl.EvalContext{Variables: d.vars, Functions: functions(trace, b)}
 	})
-	reused := map[string]*App{}
+	reused := make(map[string]*App, len(d.Apps))
 	names := sortedKeys(d.Apps)
 	for _, name := range names {
 		if p := r.app(d.Apps[name]); p != nil {
