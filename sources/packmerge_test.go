@@ -326,7 +326,7 @@ func TestPackMergeCrashLeftovers(t *testing.T) {
 		}
 	}
 
-	r.lock.f.Close() // the process ends: its lock on the clone goes
+	r.lock.f.Close()         // the process ends: its lock on the clone goes
 	r = openTestRepo(t, cfg) // the restart
 	for _, name := range debris {
 		if _, err := os.Stat(filepath.Join(packDir, name)); !os.IsNotExist(err) {
