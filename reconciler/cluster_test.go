@@ -273,16 +273,14 @@ stack "db" {
 }
 `
 
-func TestClusterActionOnNonHolder(t *testing.T) {
-	testenv.Short(t)
-	e := newClusterEnv(t)
-	head := e.src.commit("init", baseFiles())
-	// A long interval: the holder acts at once only when the trigger
-	// broadcast by the replica that took the action reaches it.
+// twoReplicas starts replicas a and b with a long interval (so that only
+// a trigger makes the holder act at once), waits until head is synced,
+// and returns the name of the one holding the repo and the other one.
+func (e *clusterEnv) twoReplicas(t *testing.T, head string) (holder string, other *replica) {
+	t.Helper()
 	rs := []*replica{e.start("a", e.urls[0], time.Minute), e.start("b", e.urls[1], time.Minute)}
 	e.waitSynced(20*time.Second, head, clusterApps...)
-	holder := e.holder(repoLeaseKey("r"))
-	var other *replica
+	holder = e.holder(repoLeaseKey("r"))
 	for _, r := range rs {
 		if r.name != holder {
 			other = r
@@ -291,6 +289,16 @@ func TestClusterActionOnNonHolder(t *testing.T) {
 	if holder == "" || other == nil {
 		t.Fatalf("repo lease held by %q", holder)
 	}
+	return holder, other
+}
+
+func TestClusterActionOnNonHolder(t *testing.T) {
+	testenv.Short(t)
+	e := newClusterEnv(t)
+	head := e.src.commit("init", baseFiles())
+	// A long interval: the holder acts at once only when the trigger
+	// broadcast by the replica that took the action reaches it.
+	holder, other := e.twoReplicas(t, head)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
@@ -378,18 +386,7 @@ func TestClusterActionTriggerLost(t *testing.T) {
 	testenv.Short(t)
 	e := newClusterEnv(t)
 	head := e.src.commit("init", baseFiles())
-	rs := []*replica{e.start("a", e.urls[0], time.Minute), e.start("b", e.urls[1], time.Minute)}
-	e.waitSynced(20*time.Second, head, clusterApps...)
-	holder := e.holder(repoLeaseKey("r"))
-	var other *replica
-	for _, r := range rs {
-		if r.name != holder {
-			other = r
-		}
-	}
-	if holder == "" || other == nil {
-		t.Fatalf("repo lease held by %q", holder)
-	}
+	holder, other := e.twoReplicas(t, head)
 	e.lost.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

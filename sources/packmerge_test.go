@@ -200,6 +200,11 @@ func TestPackMergeConcurrentReaders(t *testing.T) {
 			t.Fatal(err)
 		}
 		revs <- rev
+		if i%2 == 1 { // the interval's idle poll, which merges, every other push
+			if _, _, err := r.Poll(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if i > 0 {
 			old, err := r.Revision(ctx, p.shas[i/2])
 			if err != nil {
