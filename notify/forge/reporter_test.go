@@ -183,6 +183,20 @@ func TestTwoReplicasOneDeploymentEach(t *testing.T) {
 		)
 	}
 	h.drained(DefaultDurable)
+	// The consumer's info once read drained with 2 of 8 deploys reported
+	// (seen once in CI, not reproduced in 70 runs since; its pending
+	// count with several filter subjects is the suspect): wait for what
+	// a user sees, 8 deployments that succeeded (an extra one, or a
+	// status twice, still fails below).
+	waitFor(t, "8 deployments that succeeded", func() bool {
+		n := 0
+		for _, d := range h.gh.Deployments(ghRepo) {
+			if st := states(d); len(st) > 0 && st[len(st)-1] == "success" {
+				n++
+			}
+		}
+		return n >= 8
+	})
 	deps := h.gh.Deployments(ghRepo)
 	if len(deps) != 8 {
 		t.Fatalf("%d deployments, want 8", len(deps))
