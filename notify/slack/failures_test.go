@@ -210,10 +210,15 @@ func TestSlackRestartExactlyOnce(t *testing.T) {
 	}
 	h.publish(evs[4:]...)
 
-	h.start(h.notifier(nil))
+	stopB := h.start(h.notifier(nil))
 	// 3 deploys × (root, update, reply) + drift (root, update, reply) + source.invalid.
 	slackWaitFor(t, "all events posted", func() bool { return len(h.rec.accepted("")) == 13 })
 	h.drained(DefaultDurable)
+	// B stops first: a notifier whose consumer is deleted under it may
+	// still hold a pull request that the recreated consumer serves, and
+	// the event it never acks would stall the one-at-a-time consumer for
+	// its ack wait (30 s), the test's whole wait.
+	stopB()
 
 	// Replay everything: a recreated consumer delivers the whole stream again.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
