@@ -55,7 +55,7 @@ func (c *Controller) reconcileApps(ctx context.Context, rs *repoState) {
 	yielded := false
 	for _, name := range changedFirst(d, last) {
 		t := appTurn{rs: rs, d: d, rev: rev, app: d.Apps[name], mem: mem, slots: slots,
-			changed: last == nil || last.Apps[name] != d.Apps[name]}
+			changed: changedSince(last, d, name)}
 		if !t.changed && !yielded {
 			runtime.Gosched() // the changed apps' runs start (and send their reads) before the others are decided
 			yielded = true
@@ -158,21 +158,22 @@ func (o *outcomes) unsettled() []string {
 // others, each group in d.Order. The changed apps are the ones likely to
 // have work, so their runs start before the (many) others queue up.
 func changedFirst(d, last *manifest.Desired) []string {
-	if last == nil {
-		return d.Order
-	}
 	order := make([]string, 0, len(d.Order))
-	for _, name := range d.Order {
-		if last.Apps[name] != d.Apps[name] {
-			order = append(order, name)
-		}
-	}
-	for _, name := range d.Order {
-		if last.Apps[name] == d.Apps[name] {
-			order = append(order, name)
+	for _, changed := range []bool{true, false} {
+		for _, name := range d.Order {
+			if changedSince(last, d, name) == changed {
+				order = append(order, name)
+			}
 		}
 	}
 	return order
+}
+
+// changedSince reports whether app name of d is new or changed since last
+// (every app when last is nil): Reload reuses the *App of an app a commit
+// did not touch.
+func changedSince(last, d *manifest.Desired, name string) bool {
+	return last == nil || last.Apps[name] != d.Apps[name]
 }
 
 // refreshMarks reads what is remembered of the repository: another

@@ -63,6 +63,16 @@ func (p *pushes) checkRevision(rev *Revision, i int) {
 	}
 }
 
+// servedPushes makes a repository with one push, served over smart HTTP,
+// and returns it and its URL.
+func servedPushes(t *testing.T) (*pushes, string) {
+	t.Helper()
+	p := &pushes{t: t, g: testenv.NewGitRepo(t)}
+	p.push()
+	_, url := serve(t, p.g)
+	return p, url
+}
+
 func packHashes(t *testing.T, dir string) map[plumbing.Hash]bool {
 	t.Helper()
 	packs, err := listPacks(filepath.Join(dir, "objects", "pack"))
@@ -91,9 +101,7 @@ func gitFsck(t *testing.T, dir string) {
 // that were deleted meanwhile.
 func TestPackMergeBoundsPacks(t *testing.T) {
 	ctx := context.Background()
-	p := &pushes{t: t, g: testenv.NewGitRepo(t)}
-	p.push()
-	_, url := serve(t, p.g)
+	p, url := servedPushes(t)
 	r := openTestRepo(t, Config{URL: url})
 	var early *Revision
 	var earlyPacks map[plumbing.Hash]bool
@@ -175,9 +183,7 @@ func TestPackMergeBoundsPacks(t *testing.T) {
 // Readers of old revisions run while Polls merge packs (run with -race).
 func TestPackMergeConcurrentReaders(t *testing.T) {
 	ctx := context.Background()
-	p := &pushes{t: t, g: testenv.NewGitRepo(t)}
-	p.push()
-	_, url := serve(t, p.g)
+	p, url := servedPushes(t)
 	r := openTestRepo(t, Config{URL: url})
 	r.packLimit = 3
 	revs := make(chan *Revision, 64)
@@ -222,9 +228,7 @@ func TestPackMergeConcurrentReaders(t *testing.T) {
 // they are and the Poll succeeds.
 func TestPackMergeFailureChangesNothing(t *testing.T) {
 	ctx := context.Background()
-	p := &pushes{t: t, g: testenv.NewGitRepo(t)}
-	p.push()
-	_, url := serve(t, p.g)
+	p, url := servedPushes(t)
 	var logs testenv.LogBuffer
 	cfg := Config{Name: "platform", URL: url, Dir: filepath.Join(t.TempDir(), "git")}
 	r, err := Open(ctx, cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
@@ -301,9 +305,7 @@ func TestPackMergeFailureChangesNothing(t *testing.T) {
 // the next merge takes the duplicates in.
 func TestPackMergeCrashLeftovers(t *testing.T) {
 	ctx := context.Background()
-	p := &pushes{t: t, g: testenv.NewGitRepo(t)}
-	p.push()
-	_, url := serve(t, p.g)
+	p, url := servedPushes(t)
 	cfg := Config{URL: url, Dir: filepath.Join(t.TempDir(), "git")}
 	r := openTestRepo(t, cfg)
 	r.packLimit = 1000
